@@ -1,0 +1,157 @@
+# ngx_tw: build nginx with the module, run it, test it.
+#
+#   make                nginx with the module compiled in: build/static/nginx
+#   make run            build if needed, run it in the foreground (PORT=8080)
+#   make test           build everything the tests need, run the suite
+#   make vanilla        the same nginx without the module: build/vanilla/nginx
+#   make dynamic        build/dynamic/ngx_http_tw_module.so for Debian's nginx
+#   make test-dynamic   the suite against Debian's nginx with that .so
+#
+# NGINX_SRC=/path builds against another nginx tree (a release tarball or
+# a git checkout, 1.22 or newer); by default Debian's source package is
+# fetched once into build/nginx-src.
+
+SHELL        := /bin/bash
+TOP          := $(CURDIR)
+BUILD        := $(TOP)/build
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+PORT         ?= 8080
+
+NGINX_SRC    ?= $(BUILD)/nginx-src
+STATIC       := $(BUILD)/static
+VANILLA      := $(BUILD)/vanilla
+DYNAMIC      := $(BUILD)/dynamic
+UNIT         := $(BUILD)/unit
+RUNDIR       := $(BUILD)/run
+DEBIAN_SRC   := /usr/share/nginx/src
+
+NGINX        := $(STATIC)/nginx
+MODULE_SO    := $(DYNAMIC)/ngx_http_tw_module.so
+
+NGX_FLAGS    := --with-debug --with-http_ssl_module --with-http_v2_module \
+                --with-http_stub_status_module --with-pcre
+
+MODULE_FILES := $(TOP)/config $(wildcard $(TOP)/ngx_tw_module/*.[ch])
+
+# a release tarball has ./configure, a git checkout auto/configure
+CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,auto/configure)
+
+PROVE_JOBS   ?= $(JOBS)
+
+.PHONY: all build vanilla dynamic unit run test test-dynamic clean FORCE
+
+all: build
+
+build: $(STATIC)/Makefile
+	$(MAKE) -s -C $(NGINX_SRC) -f $(STATIC)/Makefile -j$(JOBS) \
+	    $(STATIC)/nginx
+
+vanilla: $(VANILLA)/Makefile
+	$(MAKE) -s -C $(NGINX_SRC) -f $(VANILLA)/Makefile -j$(JOBS) \
+	    $(VANILLA)/nginx
+
+dynamic: $(DYNAMIC)/Makefile
+	$(MAKE) -s -C $(DEBIAN_SRC) -f $(DYNAMIC)/Makefile -j$(JOBS) modules
+
+
+# the nginx source tree
+
+ifeq ($(NGINX_SRC),$(BUILD)/nginx-src)
+$(NGINX_SRC)/src/core/nginx.h:
+	@util/deps.sh build
+	util/nginx-src.sh $(NGINX_SRC)
+else
+$(NGINX_SRC)/src/core/nginx.h:
+	@echo "no nginx source tree at NGINX_SRC=$(NGINX_SRC)" >&2; exit 1
+endif
+
+
+# configure again whenever the tree, the flags or config change
+
+$(BUILD)/%.id: FORCE
+	@mkdir -p $(@D)
+	@echo "$(NGINX_SRC) $(NGX_FLAGS) $(CFLAGS)" | cmp -s - $@ \
+	    || echo "$(NGINX_SRC) $(NGX_FLAGS) $(CFLAGS)" > $@
+
+$(STATIC)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/static.id \
+                    $(TOP)/config
+	@util/deps.sh build
+	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(STATIC) \
+	    --prefix=$(RUNDIR) $(NGX_FLAGS) \
+	    $(if $(CFLAGS),--with-cc-opt="$(CFLAGS)") \
+	    $(if $(LDFLAGS),--with-ld-opt="$(LDFLAGS)") \
+	    --add-module=$(TOP) > $(BUILD)/static.configure.log \
+	    || { tail -n 20 $(BUILD)/static.configure.log; exit 1; }
+
+$(VANILLA)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/vanilla.id
+	@util/deps.sh build
+	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(VANILLA) \
+	    --prefix=$(RUNDIR) $(NGX_FLAGS) \
+	    $(if $(CFLAGS),--with-cc-opt="$(CFLAGS)") \
+	    $(if $(LDFLAGS),--with-ld-opt="$(LDFLAGS)") \
+	    > $(BUILD)/vanilla.configure.log \
+	    || { tail -n 20 $(BUILD)/vanilla.configure.log; exit 1; }
+
+# Debian's nginx: its headers (nginx-dev) and its configure flags, which
+# include --with-compat, so that /usr/sbin/nginx accepts the module
+
+$(DYNAMIC)/Makefile: $(TOP)/config
+	@util/deps.sh build dynamic
+	@mkdir -p $(DYNAMIC)
+	cd $(DEBIAN_SRC) && . ./conf_flags && ./configure \
+	    --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC \
+	                   $$(dpkg-buildflags --get CPPFLAGS)" \
+	    --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --add-dynamic-module=$(TOP) --builddir=$(DYNAMIC) \
+	    > $(BUILD)/dynamic.configure.log \
+	    || { tail -n 20 $(BUILD)/dynamic.configure.log; exit 1; }
+
+
+# the classifier's own unit tests: a plain C program, no nginx process
+
+unit: $(UNIT)/classify
+
+$(UNIT)/classify: $(TOP)/t/unit/classify.c \
+                  $(TOP)/ngx_tw_module/ngx_http_tw_classify.c \
+                  $(TOP)/ngx_tw_module/ngx_http_tw_classify.h \
+                  | $(STATIC)/Makefile
+	@mkdir -p $(UNIT)
+	$(CC) -O -g -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror \
+	    -I $(NGINX_SRC)/src/core -I $(NGINX_SRC)/src/event \
+	    -I $(NGINX_SRC)/src/event/modules -I $(NGINX_SRC)/src/os/unix \
+	    -I $(STATIC) -I $(TOP)/ngx_tw_module \
+	    -o $@ $(TOP)/t/unit/classify.c \
+	    $(TOP)/ngx_tw_module/ngx_http_tw_classify.c
+
+
+# the main job: nginx with the module, in the foreground, on 127.0.0.1
+
+run: build
+	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/html
+	@cp conf/html/* $(RUNDIR)/html/
+	@sed 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' conf/nginx.conf \
+	    > $(RUNDIR)/nginx.conf
+	@$(NGINX) -t -q -p $(RUNDIR)/ -c nginx.conf -e stderr
+	@echo "nginx with ngx_tw: http://127.0.0.1:$(PORT)/"
+	@echo "its counters:      http://127.0.0.1:$(PORT)/tw_status" \
+	      "(?format=json);  Ctrl-C stops it"
+	@exec $(NGINX) -p $(RUNDIR)/ -c nginx.conf -e stderr -g 'daemon off;'
+
+
+# the suite: real nginx processes, real sockets on loopback
+
+test: build dynamic unit
+	@util/deps.sh test
+	prove -j$(PROVE_JOBS) t/
+
+test-dynamic: dynamic
+	@util/deps.sh test
+	TEST_NGINX_BINARY=/usr/sbin/nginx TEST_NGINX_MODULE=$(MODULE_SO) \
+	    prove -j$(PROVE_JOBS) t/
+
+clean:
+	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(BUILD)/*.id \
+	    $(BUILD)/*.log
+
+FORCE:

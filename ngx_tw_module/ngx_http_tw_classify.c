@@ -1,0 +1,279 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * The decision: a snapshot in, a closer and a reason out.  Nothing here
+ * touches nginx's state or the kernel, so the rules can be tested alone
+ * (t/unit/classify.c).  docs/reasons.md explains every outcome.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_tw_classify.h"
+
+
+ngx_str_t  ngx_http_tw_closer_names[] = {
+    ngx_string("server"),
+    ngx_string("client"),
+    ngx_string("server_reset"),
+    ngx_string("client_reset"),
+    ngx_null_string
+};
+
+
+ngx_str_t  ngx_http_tw_reason_names[] = {
+    ngx_string("keepalive_disabled"),
+    ngx_string("client_close"),
+    ngx_string("http10"),
+    ngx_string("keepalive_disable_browser"),
+    ngx_string("keepalive_requests"),
+    ngx_string("keepalive_time"),
+    ngx_string("keepalive_timeout"),
+    ngx_string("error_response"),
+    ngx_string("request_header_timeout"),
+    ngx_string("no_request_timeout"),
+    ngx_string("body_timeout"),
+    ngx_string("send_timeout"),
+    ngx_string("closed_by_config"),
+    ngx_string("lingering"),
+    ngx_string("shutdown"),
+    ngx_string("drain"),
+    ngx_string("upgrade"),
+    ngx_string("tls_handshake"),
+    ngx_string("http2"),
+    ngx_string("client_idle"),
+    ngx_string("client_abort"),
+    ngx_string("client_before_request"),
+    ngx_string("other"),
+    ngx_null_string
+};
+
+
+/*
+ * Who closed first.  The TCP state read just before close() decides;
+ * nginx's own flags decide only where the kernel cannot be asked.
+ */
+
+ngx_uint_t
+ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
+{
+    if (s->linger_reset || s->unread) {
+        return NGX_HTTP_TW_SERVER_RESET;
+    }
+
+    switch (s->tcp_state) {
+
+    case NGX_HTTP_TW_TCP_ESTABLISHED:
+    case NGX_HTTP_TW_TCP_SYN_RECV:
+    case NGX_HTTP_TW_TCP_FIN_WAIT1:
+    case NGX_HTTP_TW_TCP_FIN_WAIT2:
+    case NGX_HTTP_TW_TCP_CLOSING:
+    case NGX_HTTP_TW_TCP_TIME_WAIT:
+        return NGX_HTTP_TW_SERVER;
+
+    case NGX_HTTP_TW_TCP_CLOSE_WAIT:
+    case NGX_HTTP_TW_TCP_LAST_ACK:
+        return NGX_HTTP_TW_CLIENT;
+
+    case NGX_HTTP_TW_TCP_CLOSE:
+
+        /*
+         * CLOSE is either a received RST, or the end of a lingering close:
+         * nginx's FIN, then the client's FIN moved the socket's TIME_WAIT
+         * to a separate kernel object
+         */
+
+        if (s->shut_wr && !s->read_error) {
+            return NGX_HTTP_TW_SERVER;
+        }
+
+        return NGX_HTTP_TW_CLIENT_RESET;
+
+    case NGX_HTTP_TW_TCP_UNKNOWN:
+        break;
+
+    default:
+        return NGX_HTTP_TW_SERVER;
+    }
+
+    /* no TCP state: event flags only */
+
+    if (s->read_error) {
+        return NGX_HTTP_TW_CLIENT_RESET;
+    }
+
+    if (s->read_eof) {
+        return s->shut_wr ? NGX_HTTP_TW_SERVER : NGX_HTTP_TW_CLIENT;
+    }
+
+    if (s->phase == NGX_HTTP_TW_PHASE_KEEPALIVE
+        && !s->read_timedout && !s->conn_close && !s->terminate)
+    {
+        /* the keepalive handler swallows ECONNRESET as a plain close */
+        return NGX_HTTP_TW_CLIENT_RESET;
+    }
+
+    if (s->conn_error && !s->exiting && !s->conn_timedout) {
+        return NGX_HTTP_TW_CLIENT;
+    }
+
+    return NGX_HTTP_TW_SERVER;
+}
+
+
+/* statuses after which nginx never keeps the connection alive */
+
+ngx_uint_t
+ngx_http_tw_error_status(ngx_uint_t status)
+{
+    switch (status) {
+    case 400:   /* NGX_HTTP_BAD_REQUEST */
+    case 413:   /* NGX_HTTP_REQUEST_ENTITY_TOO_LARGE */
+    case 414:   /* NGX_HTTP_REQUEST_URI_TOO_LARGE */
+    case 494:   /* NGX_HTTP_REQUEST_HEADER_TOO_LARGE */
+    case 495:   /* NGX_HTTPS_CERT_ERROR */
+    case 496:   /* NGX_HTTPS_NO_CERT */
+    case 497:   /* NGX_HTTP_TO_HTTPS */
+    case 500:   /* NGX_HTTP_INTERNAL_SERVER_ERROR */
+    case 501:   /* NGX_HTTP_NOT_IMPLEMENTED */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
+{
+    ngx_uint_t  client;
+
+    client = (closer == NGX_HTTP_TW_CLIENT
+              || closer == NGX_HTTP_TW_CLIENT_RESET);
+
+    if (s->terminate) {
+        return NGX_HTTP_TW_SHUTDOWN;
+    }
+
+    if (s->phase == NGX_HTTP_TW_PHASE_HTTP2) {
+        return NGX_HTTP_TW_HTTP2;
+    }
+
+    if (s->conn_close) {
+        return s->exiting ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_DRAIN;
+    }
+
+    switch (s->phase) {
+
+    case NGX_HTTP_TW_PHASE_WAIT:
+    case NGX_HTTP_TW_PHASE_HANDSHAKE:
+
+        if (client) {
+            return NGX_HTTP_TW_CLIENT_BEFORE_REQ;
+        }
+
+        if (s->read_timedout) {
+            return NGX_HTTP_TW_NO_REQUEST_TIMEOUT;
+        }
+
+        if (s->phase == NGX_HTTP_TW_PHASE_HANDSHAKE) {
+            return NGX_HTTP_TW_TLS_HANDSHAKE;
+        }
+
+        return NGX_HTTP_TW_OTHER;
+
+    case NGX_HTTP_TW_PHASE_KEEPALIVE:
+
+        if (client) {
+            return NGX_HTTP_TW_CLIENT_IDLE;
+        }
+
+        if (s->read_timedout) {
+            return NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
+        }
+
+        return NGX_HTTP_TW_OTHER;
+
+    default: /* NGX_HTTP_TW_PHASE_REQUEST */
+        break;
+    }
+
+    if (s->status == 444) {        /* NGX_HTTP_CLOSE */
+        return NGX_HTTP_TW_CLOSED_BY_CONFIG;
+    }
+
+    if (s->status == 499 || (s->conn_error && client)) {
+        return NGX_HTTP_TW_CLIENT_ABORT;
+    }
+
+    if (s->write_timedout) {
+        return NGX_HTTP_TW_SEND_TIMEOUT;
+    }
+
+    if (s->status == 408 || s->read_timedout || s->conn_timedout) {
+        return s->body_started ? NGX_HTTP_TW_BODY_TIMEOUT
+                               : NGX_HTTP_TW_HEADER_TIMEOUT;
+    }
+
+    if (s->upgraded) {
+        return NGX_HTTP_TW_UPGRADE;
+    }
+
+    if (ngx_http_tw_error_status(s->status)) {
+        return NGX_HTTP_TW_ERROR_RESPONSE;
+    }
+
+    /* the keep-alive rules, in the order nginx applies them */
+
+    if (s->close_header) {
+        return NGX_HTTP_TW_CLIENT_CLOSE;
+    }
+
+    if (s->http10) {
+        return NGX_HTTP_TW_HTTP10;
+    }
+
+    if (s->keepalive_zero) {
+        return NGX_HTTP_TW_KEEPALIVE_DISABLED;
+    }
+
+    if (s->requests_limit) {
+        return NGX_HTTP_TW_KEEPALIVE_REQUESTS;
+    }
+
+    if (s->time_limit) {
+        return NGX_HTTP_TW_KEEPALIVE_TIME;
+    }
+
+    if (s->browser) {
+        return NGX_HTTP_TW_KEEPALIVE_BROWSER;
+    }
+
+    if (s->header_sent && s->keepalive_before && !s->keepalive_after) {
+
+        /*
+         * the header filter refused keep-alive: nginx is exiting, or the
+         * response has no length and is delimited by the close
+         */
+
+        return s->exiting ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_ERROR_RESPONSE;
+    }
+
+    if (s->exiting) {
+        return NGX_HTTP_TW_SHUTDOWN;
+    }
+
+    if (s->lingering) {
+        return NGX_HTTP_TW_LINGERING;
+    }
+
+    if (client) {
+        return NGX_HTTP_TW_CLIENT_IDLE;
+    }
+
+    return NGX_HTTP_TW_OTHER;
+}

@@ -1,0 +1,549 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * Where the module watches client connections:
+ *
+ *   - the listener handler: every accepted HTTP connection gets a context
+ *     in c->pool and a c->pool cleanup, and is counted as accepted;
+ *   - the log phase: a snapshot of each request as it ends, with the
+ *     keep-alive rules recomputed as nginx applied them;
+ *   - the header filter: whether nginx dropped keep-alive while it
+ *     generated the response headers;
+ *   - the event module's del_conn(), called by ngx_close_connection()
+ *     just before close(): the TCP state, while the socket still exists;
+ *   - the c->pool cleanup, after close(): classify and count, once.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_module.h"
+
+
+#define NGX_HTTP_TW_STATE_WAIT       0
+#define NGX_HTTP_TW_STATE_REQUEST    1
+#define NGX_HTTP_TW_STATE_KEEPALIVE  2
+
+
+static void ngx_http_tw_init_connection(ngx_connection_t *c);
+static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
+    ngx_connection_t *c);
+static ngx_inline ngx_http_tw_conn_t *ngx_http_tw_lookup(
+    ngx_connection_t *c);
+static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
+    ngx_uint_t flags);
+static void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
+static void ngx_http_tw_close_handler(void *data);
+static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx);
+
+
+ngx_http_output_header_filter_pt  ngx_http_tw_next_header_filter;
+
+static ngx_http_tw_conn_t       **ngx_http_tw_conns;
+static ngx_uint_t                 ngx_http_tw_nconns;
+static ngx_int_t                (*ngx_http_tw_del_conn_next)(
+                                      ngx_connection_t *c, ngx_uint_t flags);
+
+
+ngx_int_t
+ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
+    ngx_http_tw_main_conf_t *twmcf)
+{
+    ngx_uint_t        i, n;
+    ngx_listening_t  *ls;
+
+    ngx_http_tw_nconns = cycle->connection_n;
+    ngx_http_tw_conns = ngx_pcalloc(cycle->pool,
+                                    cycle->connection_n
+                                    * sizeof(ngx_http_tw_conn_t *));
+    if (ngx_http_tw_conns == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts; i++) {
+
+        if (ls[i].type != SOCK_STREAM) {
+            continue;
+        }
+
+#if (NGX_QUIC)
+        if (ls[i].quic) {
+            continue;
+        }
+#endif
+
+        if (ls[i].handler == ngx_http_init_connection) {
+            ls[i].handler = ngx_http_tw_init_connection;
+            n++;
+        }
+    }
+
+    /*
+     * ngx_close_connection() calls del_conn() just before close(), while
+     * the socket can still be asked for its TCP state (epoll only)
+     */
+
+    if (n && ngx_event_actions.del_conn != NULL
+        && ngx_event_actions.del_conn != ngx_http_tw_del_conn)
+    {
+        ngx_http_tw_del_conn_next = ngx_event_actions.del_conn;
+        ngx_event_actions.del_conn = ngx_http_tw_del_conn;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "tw: watching %ui listeners", n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Connections still open when the worker exits (fast shutdown): the kernel
+ * closes them after this, with no nginx close path in between.
+ */
+
+void
+ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t           i;
+    ngx_connection_t    *c;
+    ngx_http_tw_conn_t  *ctx;
+
+    if (ngx_http_tw_conns == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ngx_http_tw_nconns; i++) {
+        ctx = ngx_http_tw_conns[i];
+
+        if (ctx == NULL) {
+            continue;
+        }
+
+        c = ctx->connection;
+
+        if (c->fd != (ngx_socket_t) -1) {
+            ngx_http_tw_probe(c, ctx);
+        }
+
+        ctx->snap.terminate = 1;
+
+        ngx_http_tw_count(ctx);
+
+        ngx_http_tw_conns[i] = NULL;
+    }
+
+    ngx_http_tw_conns = NULL;
+}
+
+
+static void
+ngx_http_tw_init_connection(ngx_connection_t *c)
+{
+    ngx_uint_t           i;
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_tw_conn_t  *ctx;
+
+    i = c - ngx_cycle->connections;
+
+    if (i >= ngx_http_tw_nconns || ngx_http_tw_conns == NULL) {
+        ngx_http_init_connection(c);
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(c->pool, sizeof(ngx_http_tw_conn_t));
+    if (cln == NULL) {
+        ngx_http_init_connection(c);
+        return;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_tw_conn_t));
+
+    ctx->connection = c;
+    ctx->srv = ngx_http_tw_default_server(c);
+
+    cln->handler = ngx_http_tw_close_handler;
+
+    ngx_http_tw_conns[i] = ctx;
+
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
+
+    /* this may run the whole connection and free c: do not touch it after */
+
+    ngx_http_init_connection(c);
+}
+
+
+/*
+ * The server a connection without a request is counted in: the default
+ * server of the address it was accepted on, found as nginx finds it.
+ */
+
+static ngx_http_tw_srv_conf_t *
+ngx_http_tw_default_server(ngx_connection_t *c)
+{
+    ngx_uint_t             i;
+    ngx_http_port_t       *port;
+    struct sockaddr_in    *sin;
+    ngx_http_in_addr_t    *addr;
+    ngx_http_addr_conf_t  *addr_conf;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6   *sin6;
+    ngx_http_in6_addr_t   *addr6;
+#endif
+
+    port = c->listening->servers;
+
+    if (port->naddrs > 1
+        && ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    switch (c->local_sockaddr->sa_family) {
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) c->local_sockaddr;
+        addr6 = port->addrs;
+
+        /* the last address is "*" */
+
+        for (i = 0; i < port->naddrs - 1; i++) {
+            if (ngx_memcmp(&addr6[i].addr6, &sin6->sin6_addr, 16) == 0) {
+                break;
+            }
+        }
+
+        addr_conf = &addr6[i].conf;
+        break;
+#endif
+
+    default: /* AF_INET */
+        sin = (struct sockaddr_in *) c->local_sockaddr;
+        addr = port->addrs;
+
+        for (i = 0; i < port->naddrs - 1; i++) {
+            if (addr[i].addr == sin->sin_addr.s_addr) {
+                break;
+            }
+        }
+
+        addr_conf = &addr[i].conf;
+        break;
+    }
+
+    return ngx_http_get_module_srv_conf(addr_conf->default_server->ctx,
+                                        ngx_http_tw_module);
+}
+
+
+static ngx_inline ngx_http_tw_conn_t *
+ngx_http_tw_lookup(ngx_connection_t *c)
+{
+    ngx_uint_t           i;
+    ngx_http_tw_conn_t  *ctx;
+
+    if (ngx_http_tw_conns == NULL) {
+        return NULL;
+    }
+
+    i = ((uintptr_t) c - (uintptr_t) ngx_cycle->connections)
+        / sizeof(ngx_connection_t);
+
+    if (i >= ngx_http_tw_nconns) {
+        return NULL;
+    }
+
+    ctx = ngx_http_tw_conns[i];
+
+    if (ctx == NULL || ctx->connection != c) {
+        return NULL;
+    }
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
+{
+    ngx_http_tw_conn_t  *ctx;
+
+    if (flags & NGX_CLOSE_EVENT) {
+        ctx = ngx_http_tw_lookup(c);
+
+        if (ctx != NULL) {
+            ngx_http_tw_probe(c, ctx);
+        }
+    }
+
+    return ngx_http_tw_del_conn_next(c, flags);
+}
+
+
+/* the kernel's view of the socket, just before close() */
+
+static void
+ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
+{
+    int                        n;
+    socklen_t                  len;
+    struct linger              linger;
+#if (NGX_HAVE_TCP_INFO)
+    struct tcp_info            ti;
+#endif
+#if (NGX_HTTP_V2)
+    ngx_http_v2_connection_t  *h2c;
+#endif
+
+    ctx->probed = 1;
+
+#if (NGX_HAVE_TCP_INFO)
+    len = sizeof(struct tcp_info);
+
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        ctx->snap.tcp_state = ti.tcpi_state;
+    }
+#endif
+
+    if (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
+        ctx->snap.unread = 1;
+    }
+
+    /* nginx sets SO_LINGER only on timed out connections */
+
+    if (c->timedout) {
+        len = sizeof(struct linger);
+
+        if (getsockopt(c->fd, SOL_SOCKET, SO_LINGER, &linger, &len) == 0
+            && linger.l_onoff && linger.l_linger == 0)
+        {
+            ctx->snap.linger_reset = 1;
+        }
+    }
+
+#if (NGX_HTTP_V2)
+    if (c->log->action
+        && ngx_strcmp(c->log->action, "processing HTTP/2 connection") == 0)
+    {
+        h2c = c->data;
+        ctx->http2 = 1;
+        ctx->snap.shut_wr = (h2c->lingering_time != 0);
+    }
+#endif
+}
+
+
+static void
+ngx_http_tw_close_handler(void *data)
+{
+    ngx_http_tw_conn_t  *ctx = data;
+
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+
+    i = c - ngx_cycle->connections;
+
+    if (ngx_http_tw_conns == NULL || ngx_http_tw_conns[i] != ctx) {
+        /* already counted at process exit */
+        return;
+    }
+
+    ngx_http_tw_conns[i] = NULL;
+
+    ngx_http_tw_count(ctx);
+}
+
+
+static void
+ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
+{
+    char                    *action;
+    ngx_uint_t               closer, reason;
+    ngx_connection_t        *c;
+    ngx_http_tw_snapshot_t  *s;
+
+    if (ctx->srv != NULL && !ctx->srv->enable) {
+        (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
+        return;
+    }
+
+    c = ctx->connection;
+    s = &ctx->snap;
+    action = c->log->action;
+
+    if (ctx->http2
+        || (action
+            && ngx_strcmp(action, "processing HTTP/2 connection") == 0))
+    {
+        s->phase = NGX_HTTP_TW_PHASE_HTTP2;
+
+    } else if (ctx->state == NGX_HTTP_TW_STATE_REQUEST) {
+        s->phase = NGX_HTTP_TW_PHASE_REQUEST;
+
+    } else if (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE) {
+        s->phase = NGX_HTTP_TW_PHASE_KEEPALIVE;
+
+    } else if (action && ngx_strcmp(action, "SSL handshaking") == 0) {
+        s->phase = NGX_HTTP_TW_PHASE_HANDSHAKE;
+
+    } else {
+        s->phase = NGX_HTTP_TW_PHASE_WAIT;
+    }
+
+    s->read_eof = c->read->eof;
+    s->read_error = c->read->error;
+    s->read_timedout = c->read->timedout;
+    s->write_timedout = c->write->timedout;
+    s->conn_close = c->close;
+    s->conn_error = c->error;
+    s->conn_timedout = c->timedout;
+    s->exiting = ngx_exiting;
+    s->terminate |= ngx_terminate;
+
+    closer = ngx_http_tw_closer(s);
+    reason = ngx_http_tw_reason(s, closer);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
+                   s->phase, s->tcp_state,
+                   &ngx_http_tw_closer_names[closer],
+                   &ngx_http_tw_reason_names[reason]);
+
+    (void) ngx_atomic_fetch_add(
+                          &ngx_http_tw_counters->closes[reason][closer], 1);
+}
+
+
+ngx_int_t
+ngx_http_tw_log_handler(ngx_http_request_t *r)
+{
+    ngx_connection_t          *c;
+    ngx_http_tw_conn_t        *ctx;
+    ngx_http_tw_snapshot_t    *s;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    c = r->connection;
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        c = r->stream->connection->connection;
+    }
+#endif
+
+    ctx = ngx_http_tw_lookup(c);
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
+
+    ctx->srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        ctx->http2 = 1;
+        return NGX_OK;
+    }
+#endif
+
+    s = &ctx->snap;
+
+    /*
+     * ngx_http_set_keepalive() frees the request with r->count 1;
+     * every closing path frees it with r->count 0
+     */
+
+    if (r->count == 1) {
+        ctx->state = NGX_HTTP_TW_STATE_KEEPALIVE;
+        s->shut_wr = 0;
+        ctx->hdr_seen = 0;
+        return NGX_OK;
+    }
+
+    ctx->state = NGX_HTTP_TW_STATE_REQUEST;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    s->status = r->headers_out.status;
+    s->body_started = (r->request_body != NULL || r->discard_body);
+    s->lingering = (r->lingering_time != 0);
+    s->shut_wr = s->lingering;
+    s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
+
+    s->close_header = (r->headers_in.connection_type
+                       == NGX_HTTP_CONNECTION_CLOSE);
+    s->http10 = (r->headers_in.connection_type == 0
+                 && r->http_version <= NGX_HTTP_VERSION_10);
+    s->keepalive_zero = (clcf->keepalive_timeout == 0);
+    s->requests_limit = (c->requests >= clcf->keepalive_requests);
+#if (nginx_version >= 1019010)
+    s->time_limit = (ngx_current_msec - c->start_time > clcf->keepalive_time);
+#endif
+    s->browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
+                   && (clcf->keepalive_disable
+                       & NGX_HTTP_KEEPALIVE_DISABLE_MSIE6))
+                  || (r->headers_in.safari
+                      && (clcf->keepalive_disable
+                          & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
+
+    s->header_sent = ctx->hdr_seen;
+    s->keepalive_before = ctx->hdr_before;
+    s->keepalive_after = ctx->hdr_after;
+    ctx->hdr_seen = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_tw_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t            rc;
+    ngx_uint_t           keepalive;
+    ngx_http_tw_conn_t  *ctx;
+
+    if (r != r->main
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return ngx_http_tw_next_header_filter(r);
+    }
+
+    ctx = ngx_http_tw_lookup(r->connection);
+
+    if (ctx == NULL) {
+        return ngx_http_tw_next_header_filter(r);
+    }
+
+    keepalive = r->keepalive;
+
+    rc = ngx_http_tw_next_header_filter(r);
+
+    /* the header and chunked filters clear r->keepalive */
+
+    ctx->hdr_seen = 1;
+    ctx->hdr_before = keepalive;
+    ctx->hdr_after = r->keepalive;
+
+    return rc;
+}

@@ -1,0 +1,193 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_module.h"
+
+
+static void *ngx_http_tw_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_tw_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tw_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tw_init_process(ngx_cycle_t *cycle);
+static void ngx_http_tw_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_tw_commands[] = {
+
+    { ngx_string("tw"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_tw_srv_conf_t, enable),
+      NULL },
+
+    { ngx_string("tw_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tw_status,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tw_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_tw_init,                      /* postconfiguration */
+
+    ngx_http_tw_create_main_conf,          /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_tw_create_srv_conf,           /* create server configuration */
+    ngx_http_tw_merge_srv_conf,            /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tw_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tw_module_ctx,               /* module context */
+    ngx_http_tw_commands,                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_tw_init_process,              /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_tw_exit_process,              /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_tw_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_tw_main_conf_t  *twmcf;
+
+    twmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tw_main_conf_t));
+    if (twmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     twmcf->sh = NULL;
+     *     twmcf->shpool = NULL;
+     *     twmcf->shm_zone = NULL;
+     */
+
+    return twmcf;
+}
+
+
+static void *
+ngx_http_tw_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_tw_srv_conf_t  *twscf;
+
+    twscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tw_srv_conf_t));
+    if (twscf == NULL) {
+        return NULL;
+    }
+
+    twscf->enable = NGX_CONF_UNSET;
+
+    return twscf;
+}
+
+
+static char *
+ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tw_srv_conf_t *prev = parent;
+    ngx_http_tw_srv_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_tw_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tw_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_tw_main_conf_t    *twmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    twmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module);
+
+    if (ngx_http_tw_zone_add(cf, twmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_tw_log_handler;
+
+    ngx_http_tw_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tw_header_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tw_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tw_main_conf_t  *twmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    twmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tw_module);
+
+    if (twmcf == NULL || twmcf->sh == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_tw_zone_init_process(twmcf);
+
+    return ngx_http_tw_close_init_process(cycle, twmcf);
+}
+
+
+static void
+ngx_http_tw_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_tw_close_exit_process(cycle);
+}

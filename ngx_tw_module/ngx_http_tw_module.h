@@ -1,0 +1,109 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+#ifndef _NGX_HTTP_TW_MODULE_H_INCLUDED_
+#define _NGX_HTTP_TW_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_classify.h"
+
+
+#define NGX_HTTP_TW_VERSION       "0.1.0"
+#define NGX_HTTP_TW_SCHEMA        1
+
+/* bumped whenever the zone layout changes */
+#define NGX_HTTP_TW_MAGIC         0x74770001
+
+/*
+ * Each worker adds to its own block of counters, so that workers do not
+ * fight over cache lines; readers add the blocks up.  Worker generations
+ * that overlap during a reload share a block, hence the atomics.
+ */
+#define NGX_HTTP_TW_SLOTS         32
+
+
+typedef struct {
+    ngx_atomic_t                accepted;
+    ngx_atomic_t                excluded;
+    ngx_atomic_t                requests;
+    ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
+                                      [NGX_HTTP_TW_NCLOSERS];
+} ngx_http_tw_counters_t;
+
+
+typedef struct {
+    ngx_http_tw_counters_t      counters;
+    u_char                      pad[128 - sizeof(ngx_http_tw_counters_t)
+                                        % 128];
+} ngx_http_tw_slot_t;
+
+
+typedef struct {
+    ngx_uint_t                  magic;
+    time_t                      start_time;
+    ngx_atomic_t                generation;
+    ngx_http_tw_slot_t          slots[NGX_HTTP_TW_SLOTS];
+} ngx_http_tw_shctx_t;
+
+
+typedef struct {
+    ngx_http_tw_shctx_t        *sh;
+    ngx_slab_pool_t            *shpool;
+    ngx_shm_zone_t             *shm_zone;
+} ngx_http_tw_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+} ngx_http_tw_srv_conf_t;
+
+
+/* one per tracked client connection, in c->pool */
+
+typedef struct {
+    ngx_connection_t           *connection;
+    ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
+#if (NGX_HTTP_V2)
+    void                       *h2c;
+#endif
+    ngx_http_tw_snapshot_t      snap;
+    unsigned                    state:2;
+    unsigned                    probed:1;
+    unsigned                    http2:1;
+    unsigned                    hdr_seen:1;
+    unsigned                    hdr_before:1;
+    unsigned                    hdr_after:1;
+} ngx_http_tw_conn_t;
+
+
+/* ngx_http_tw_zone.c */
+ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
+    ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_counters_t *sum);
+
+/* ngx_http_tw_close.c */
+ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
+    ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
+
+extern ngx_http_output_header_filter_pt  ngx_http_tw_next_header_filter;
+extern ngx_http_tw_counters_t           *ngx_http_tw_counters;
+
+/* ngx_http_tw_status.c */
+ngx_int_t ngx_http_tw_status_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_tw_module;
+
+
+#endif /* _NGX_HTTP_TW_MODULE_H_INCLUDED_ */

@@ -1,0 +1,324 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_module.h"
+
+
+#define NGX_HTTP_TW_FORMAT_TEXT  0
+#define NGX_HTTP_TW_FORMAT_JSON  1
+
+
+typedef struct {
+    ngx_http_tw_counters_t   sum;
+    ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t        reasons[NGX_HTTP_TW_NREASONS];
+    ngx_atomic_uint_t        closed;
+    ngx_atomic_uint_t        accepted;
+    ngx_atomic_uint_t        open;
+    ngx_atomic_uint_t        generation;
+    time_t                   start_time;
+} ngx_http_tw_report_t;
+
+
+static ngx_int_t ngx_http_tw_status_format(ngx_http_request_t *r,
+    ngx_uint_t *format);
+static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *text);
+static void ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_report_t *rp);
+static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
+static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
+
+
+#define NGX_HTTP_TW_TEXT_HEADER                                              \
+    "reason                           server "                          \
+    "      client server_reset client_reset\n"
+
+
+/* the widest line of either format, with every number at its widest */
+
+#define NGX_HTTP_TW_LINE_LEN                                                 \
+    (64 + NGX_HTTP_TW_NCLOSERS * (sizeof("\"client_reset\":,") - 1          \
+                                  + NGX_ATOMIC_T_LEN + 1))
+
+
+ngx_int_t
+ngx_http_tw_status_handler(ngx_http_request_t *r)
+{
+    size_t                    size;
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_uint_t                format;
+    ngx_chain_t               out;
+    ngx_table_elt_t          *allow;
+    ngx_http_tw_report_t      rp;
+    ngx_http_tw_main_conf_t  *twmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+
+        allow = ngx_list_push(&r->headers_out.headers);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        allow->hash = 1;
+        ngx_str_set(&allow->key, "Allow");
+        ngx_str_set(&allow->value, "GET, HEAD");
+
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_tw_status_format(r, &format);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
+
+    if (twmcf->sh == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_tw_status_collect(twmcf->sh, &rp);
+
+    size = (NGX_HTTP_TW_NREASONS + 16) * NGX_HTTP_TW_LINE_LEN;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (format == NGX_HTTP_TW_FORMAT_JSON) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        b->last = ngx_http_tw_status_json(b->last, &rp);
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "text/plain");
+        b->last = ngx_http_tw_status_text(b->last, &rp);
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format)
+{
+    u_char     *p;
+    ngx_str_t   value, text;
+    ngx_uint_t  i;
+    u_char      msg[128];
+
+    *format = NGX_HTTP_TW_FORMAT_TEXT;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &value) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (value.len == 4 && ngx_strncmp(value.data, "text", 4) == 0) {
+        return NGX_OK;
+    }
+
+    if (value.len == 4 && ngx_strncmp(value.data, "json", 4) == 0) {
+        *format = NGX_HTTP_TW_FORMAT_JSON;
+        return NGX_OK;
+    }
+
+    p = ngx_cpymem(msg, "unknown format \"", sizeof("unknown format \"") - 1);
+
+    for (i = 0; i < value.len && i < 32; i++) {
+        *p++ = (value.data[i] >= 0x20 && value.data[i] < 0x7f
+                && value.data[i] != '"') ? value.data[i] : '?';
+    }
+
+    p = ngx_cpymem(p, "\", use \"text\" or \"json\"\n",
+                   sizeof("\", use \"text\" or \"json\"\n") - 1);
+
+    text.data = msg;
+    text.len = p - msg;
+
+    return ngx_http_tw_status_error(r, NGX_HTTP_BAD_REQUEST, &text);
+}
+
+
+static ngx_int_t
+ngx_http_tw_status_error(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *text)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
+
+    b = ngx_create_temp_buf(r->pool, text->len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text->data, text->len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = text->len;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* one consistent snapshot per response */
+
+static void
+ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh, ngx_http_tw_report_t *rp)
+{
+    ngx_uint_t          r, k;
+    ngx_atomic_uint_t   n;
+
+    ngx_memzero(rp, sizeof(ngx_http_tw_report_t));
+
+    ngx_http_tw_zone_read(sh, &rp->sum);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            n = rp->sum.closes[r][k];
+            rp->reasons[r] += n;
+            rp->closers[k] += n;
+            rp->closed += n;
+        }
+    }
+
+    /* connections whose server has "tw off" are not reported */
+
+    rp->accepted = rp->sum.accepted - rp->sum.excluded;
+    rp->open = rp->accepted - rp->closed;
+    rp->generation = sh->generation;
+    rp->start_time = sh->start_time;
+}
+
+
+static u_char *
+ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   r, k;
+
+    p = ngx_sprintf(p, "ngx_tw %s, nginx %s\n",
+                    NGX_HTTP_TW_VERSION, NGINX_VERSION);
+
+    p = ngx_sprintf(p, "uptime: %T s, reloads: %uA\n",
+                    ngx_time() - rp->start_time, rp->generation);
+
+    p = ngx_sprintf(p, "connections: accepted %uA, open %uA, closed %uA, "
+                    "requests %uA\n",
+                    rp->accepted, rp->open, rp->closed, rp->sum.requests);
+
+    p = ngx_sprintf(p, "first FIN: server %uA, client %uA; "
+                    "reset: by server %uA, by client %uA\n\n",
+                    rp->closers[NGX_HTTP_TW_SERVER],
+                    rp->closers[NGX_HTTP_TW_CLIENT],
+                    rp->closers[NGX_HTTP_TW_SERVER_RESET],
+                    rp->closers[NGX_HTTP_TW_CLIENT_RESET]);
+
+    p = ngx_cpymem(p, NGX_HTTP_TW_TEXT_HEADER,
+                   sizeof(NGX_HTTP_TW_TEXT_HEADER) - 1);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        name = &ngx_http_tw_reason_names[r];
+
+        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_cpymem(p, "                          ", 26 - name->len);
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            p = ngx_sprintf(p, " %12uA", rp->sum.closes[r][k]);
+        }
+
+        *p++ = LF;
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
+{
+    ngx_uint_t  r, k;
+
+    p = ngx_sprintf(p, "{\"schema\":%d,\"version\":\"%s\","
+                    "\"nginx_version\":\"%s\",\"start_time\":%T,"
+                    "\"current_time\":%T,\"generation\":%uA,\n",
+                    NGX_HTTP_TW_SCHEMA, NGX_HTTP_TW_VERSION, NGINX_VERSION,
+                    rp->start_time, ngx_time(), rp->generation);
+
+    p = ngx_sprintf(p, "\"connections\":{\"accepted\":%uA,\"open\":%uA,"
+                    "\"closed\":%uA,\"excluded\":%uA},\"requests\":%uA,\n",
+                    rp->accepted, rp->open, rp->closed, rp->sum.excluded,
+                    rp->sum.requests);
+
+    p = ngx_cpymem(p, "\"closers\":{", sizeof("\"closers\":{") - 1);
+
+    for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+        p = ngx_sprintf(p, "%s\"%V\":%uA", k ? "," : "",
+                        &ngx_http_tw_closer_names[k], rp->closers[k]);
+    }
+
+    p = ngx_cpymem(p, "},\n\"reasons\":{\n", sizeof("},\n\"reasons\":{\n") - 1);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        p = ngx_sprintf(p, "%s\"%V\":{\"total\":%uA", r ? ",\n" : "",
+                        &ngx_http_tw_reason_names[r], rp->reasons[r]);
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            p = ngx_sprintf(p, ",\"%V\":%uA", &ngx_http_tw_closer_names[k],
+                            rp->sum.closes[r][k]);
+        }
+
+        *p++ = '}';
+    }
+
+    p = ngx_cpymem(p, "\n}}\n", sizeof("\n}}\n") - 1);
+
+    return p;
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, or, when not root,
+# prints the exact command that would.
+#
+#   util/deps.sh build|dynamic|test|bench ...
+
+set -e
+
+pkgs=""
+for what in "$@"; do
+    case "$what" in
+    build)   pkgs="$pkgs gcc make libc6-dev libpcre2-dev libssl-dev zlib1g-dev
+                   dpkg-dev" ;;
+    dynamic) pkgs="$pkgs nginx nginx-dev" ;;
+    test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils" ;;
+    bench)   pkgs="$pkgs wrk valgrind" ;;
+    *)       echo "util/deps.sh: unknown group \"$what\"" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null \
+         | grep -q '^install ok installed$'
+    then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages:$missing" >&2
+    echo "install them as root with:" >&2
+    echo "    apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null || apt-get update
+apt-get install -y -q --no-install-recommends $missing
