@@ -32,7 +32,7 @@
 
 static void ngx_http_tw_init_connection(ngx_connection_t *c);
 static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
-    ngx_connection_t *c);
+    ngx_connection_t *c, ngx_uint_t *final);
 static ngx_inline ngx_http_tw_conn_t *ngx_http_tw_lookup(
     ngx_connection_t *c);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
@@ -148,13 +148,22 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_http_tw_init_connection(ngx_connection_t *c)
 {
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
-    ngx_http_tw_conn_t  *ctx;
+    ngx_uint_t               i, final;
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_tw_conn_t      *ctx;
+    ngx_http_tw_srv_conf_t  *srv;
 
     i = c - ngx_cycle->connections;
 
     if (i >= ngx_http_tw_nconns || ngx_http_tw_conns == NULL) {
+        ngx_http_init_connection(c);
+        return;
+    }
+
+    srv = ngx_http_tw_default_server(c, &final);
+
+    if (srv != NULL && !srv->enable && final) {
+        /* "tw off", and no other server can be reached on this address */
         ngx_http_init_connection(c);
         return;
     }
@@ -169,7 +178,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
     ngx_memzero(ctx, sizeof(ngx_http_tw_conn_t));
 
     ctx->connection = c;
-    ctx->srv = ngx_http_tw_default_server(c);
+    ctx->srv = srv;
 
     cln->handler = ngx_http_tw_close_handler;
 
@@ -186,10 +195,11 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 /*
  * The server a connection without a request is counted in: the default
  * server of the address it was accepted on, found as nginx finds it.
+ * "final" tells whether a request could still pick another server.
  */
 
 static ngx_http_tw_srv_conf_t *
-ngx_http_tw_default_server(ngx_connection_t *c)
+ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
 {
     ngx_uint_t             i;
     ngx_http_port_t       *port;
@@ -200,6 +210,8 @@ ngx_http_tw_default_server(ngx_connection_t *c)
     struct sockaddr_in6   *sin6;
     ngx_http_in6_addr_t   *addr6;
 #endif
+
+    *final = 0;
 
     port = c->listening->servers;
 
@@ -241,6 +253,8 @@ ngx_http_tw_default_server(ngx_connection_t *c)
         addr_conf = &addr[i].conf;
         break;
     }
+
+    *final = (addr_conf->virtual_names == NULL);
 
     return ngx_http_get_module_srv_conf(addr_conf->default_server->ctx,
                                         ngx_http_tw_module);

@@ -27,7 +27,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_tw_status_format(ngx_http_request_t *r,
-    ngx_uint_t *format);
+    ngx_uint_t *format, ngx_str_t *error);
 static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
 static void ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh,
@@ -52,8 +52,10 @@ ngx_int_t
 ngx_http_tw_status_handler(ngx_http_request_t *r)
 {
     size_t                    size;
+    u_char                    msg[128];
     ngx_int_t                 rc;
     ngx_buf_t                *b;
+    ngx_str_t                 error;
     ngx_uint_t                format;
     ngx_chain_t               out;
     ngx_table_elt_t          *allow;
@@ -80,10 +82,12 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    rc = ngx_http_tw_status_format(r, &format);
+    error.data = msg;
+
+    rc = ngx_http_tw_status_format(r, &format, &error);
 
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_tw_status_error(r, rc, &error);
     }
 
     twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
@@ -132,13 +136,15 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
 }
 
 
+/* "error" points to 128 bytes for the reason of a refusal */
+
 static ngx_int_t
-ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format)
+ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format,
+    ngx_str_t *error)
 {
     u_char     *p;
-    ngx_str_t   value, text;
+    ngx_str_t   value;
     ngx_uint_t  i;
-    u_char      msg[128];
 
     *format = NGX_HTTP_TW_FORMAT_TEXT;
 
@@ -155,7 +161,8 @@ ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format)
         return NGX_OK;
     }
 
-    p = ngx_cpymem(msg, "unknown format \"", sizeof("unknown format \"") - 1);
+    p = ngx_cpymem(error->data, "unknown format \"",
+                   sizeof("unknown format \"") - 1);
 
     for (i = 0; i < value.len && i < 32; i++) {
         *p++ = (value.data[i] >= 0x20 && value.data[i] < 0x7f
@@ -165,10 +172,9 @@ ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format)
     p = ngx_cpymem(p, "\", use \"text\" or \"json\"\n",
                    sizeof("\", use \"text\" or \"json\"\n") - 1);
 
-    text.data = msg;
-    text.len = p - msg;
+    error->len = p - error->data;
 
-    return ngx_http_tw_status_error(r, NGX_HTTP_BAD_REQUEST, &text);
+    return NGX_HTTP_BAD_REQUEST;
 }
 
 

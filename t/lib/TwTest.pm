@@ -590,6 +590,71 @@ sub status_text {
     return $resp->{body};
 }
 
+# The status as one flat hash: "reason/closer" => n for every cell of the
+# reason x closer table, plus accepted, open, closed, excluded, requests.
+sub counts {
+    my ($self, %opts) = @_;
+    my $st = $self->status(%opts);
+    my %c;
+
+    for my $reason (keys %{ $st->{reasons} }) {
+        for my $closer (keys %{ $st->{closers} }) {
+            $c{"$reason/$closer"} = $st->{reasons}{$reason}{$closer};
+        }
+    }
+
+    $c{$_} = $st->{connections}{$_} for keys %{ $st->{connections} };
+    $c{requests} = $st->{requests};
+    $c{generation} = $st->{generation};
+
+    return \%c;
+}
+
+# moved_ok($before, $after, { 'client_close/server' => 3 }, $name): every
+# reason/closer cell moved by exactly what is listed, and no other moved.
+sub moved_ok {
+    my ($self, $before, $after, $expect, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @bad;
+
+    for my $key (sort keys %$after) {
+        next unless $key =~ m{/};
+        my $moved = $after->{$key} - ($before->{$key} // 0);
+        my $want = $expect->{$key} // 0;
+        push @bad, "$key moved by $moved, expected $want"
+            if $moved != $want;
+    }
+
+    for my $key (sort keys %$expect) {
+        push @bad, "$key: no such counter" unless exists $after->{$key};
+    }
+
+    return Test::More::ok(!@bad, $name)
+        || Test::More::diag(join "\n", @bad);
+}
+
+# conservation_ok($counts, $name): accepted == every reason + open, the
+# close total is the sum of the table, and nothing landed in "other".
+sub conservation_ok {
+    my ($self, $c, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $sum = 0;
+    my $other = 0;
+
+    for my $key (grep { m{/} } keys %$c) {
+        $sum += $c->{$key};
+        $other += $c->{$key} if $key =~ m{^other/};
+    }
+
+    my $ok = $c->{accepted} == $sum + $c->{open}
+        && $c->{closed} == $sum && $other == 0;
+
+    return Test::More::ok($ok, $name // 'conservation')
+        || Test::More::diag("accepted $c->{accepted}, closed $c->{closed},"
+                            . " sum of reasons $sum, open $c->{open},"
+                            . " other $other");
+}
+
 ###########################################################################
 # Logs and the end of a test
 ###########################################################################
@@ -645,6 +710,20 @@ sub check_logs {
 sub done {
     my ($self) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    # every file that serves tw_status ends with the books balanced
+    if ($self->{conf} && $self->{conf} =~ /\btw_status\s*;/
+        && $self->master_pid && !$self->{no_final_check})
+    {
+        my $c = eval { $self->counts };
+        if ($c) {
+            $self->conservation_ok($c, 'final: accepted == closed + open,'
+                                   . ' other == 0');
+        } else {
+            Test::More::fail("final status: $@");
+        }
+    }
+
     $self->stop;
     $self->check_logs;
     Test::More::done_testing();

@@ -1,0 +1,411 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * Unit tests of the classifier (ngx_http_tw_classify.c): snapshots in,
+ * closer and reason out, no nginx process.  Prints TAP; t/10-classify.t
+ * runs it under prove.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_tw_classify.h"
+
+
+static int  tests, failed;
+
+
+static void
+check(int line, ngx_http_tw_snapshot_t *s, ngx_uint_t closer,
+    ngx_uint_t reason, const char *name)
+{
+    ngx_uint_t  c, r;
+
+    c = ngx_http_tw_closer(s);
+    r = ngx_http_tw_reason(s, c);
+
+    tests++;
+
+    if (c == closer && r == reason) {
+        printf("ok %d - %s\n", tests, name);
+        return;
+    }
+
+    failed++;
+
+    printf("not ok %d - %s\n", tests, name);
+    printf("#   line %d: got %.*s/%.*s, expected %.*s/%.*s\n", line,
+           (int) ngx_http_tw_closer_names[c].len,
+           ngx_http_tw_closer_names[c].data,
+           (int) ngx_http_tw_reason_names[r].len,
+           ngx_http_tw_reason_names[r].data,
+           (int) ngx_http_tw_closer_names[closer].len,
+           ngx_http_tw_closer_names[closer].data,
+           (int) ngx_http_tw_reason_names[reason].len,
+           ngx_http_tw_reason_names[reason].data);
+}
+
+
+#define CHECK(s, closer, reason, name)                                       \
+    check(__LINE__, s, NGX_HTTP_TW_##closer, NGX_HTTP_TW_##reason, name)
+
+
+static ngx_http_tw_snapshot_t *
+snap(ngx_uint_t phase, ngx_uint_t tcp_state)
+{
+    static ngx_http_tw_snapshot_t  s;
+
+    ngx_memzero(&s, sizeof(ngx_http_tw_snapshot_t));
+
+    s.phase = phase;
+    s.tcp_state = tcp_state;
+
+    return &s;
+}
+
+
+#define REQUEST      NGX_HTTP_TW_PHASE_REQUEST
+#define KEEPALIVE    NGX_HTTP_TW_PHASE_KEEPALIVE
+#define WAIT         NGX_HTTP_TW_PHASE_WAIT
+#define HANDSHAKE    NGX_HTTP_TW_PHASE_HANDSHAKE
+#define HTTP2        NGX_HTTP_TW_PHASE_HTTP2
+
+#define ESTAB        NGX_HTTP_TW_TCP_ESTABLISHED
+#define FIN_WAIT2    NGX_HTTP_TW_TCP_FIN_WAIT2
+#define CLOSE        NGX_HTTP_TW_TCP_CLOSE
+#define CLOSE_WAIT   NGX_HTTP_TW_TCP_CLOSE_WAIT
+#define LAST_ACK     NGX_HTTP_TW_TCP_LAST_ACK
+#define UNKNOWN      NGX_HTTP_TW_TCP_UNKNOWN
+
+
+static void
+test_names(void)
+{
+    ngx_uint_t  i, j;
+    int         ok;
+
+    ok = 1;
+
+    for (i = 0; i < NGX_HTTP_TW_NREASONS; i++) {
+        if (ngx_http_tw_reason_names[i].len == 0
+            || ngx_http_tw_reason_names[i].len > 25)
+        {
+            ok = 0;
+        }
+
+        for (j = 0; j < ngx_http_tw_reason_names[i].len; j++) {
+            u_char  ch = ngx_http_tw_reason_names[i].data[j];
+
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
+                  || ch == '_'))
+            {
+                ok = 0;
+            }
+        }
+    }
+
+    tests++;
+    printf("%s %d - every reason has a snake_case name of 1..25 bytes\n",
+           ok ? "ok" : "not ok", tests);
+    failed += !ok;
+
+    tests++;
+    ok = (ngx_http_tw_reason_names[NGX_HTTP_TW_NREASONS].len == 0
+          && ngx_http_tw_closer_names[NGX_HTTP_TW_NCLOSERS].len == 0);
+    printf("%s %d - name tables end where the counts say\n",
+           ok ? "ok" : "not ok", tests);
+    failed += !ok;
+}
+
+
+static void
+test_closer(void)
+{
+    ngx_http_tw_snapshot_t  *s;
+
+    s = snap(REQUEST, ESTAB);
+    s->close_header = 1;
+    CHECK(s, SERVER, CLIENT_CLOSE, "ESTABLISHED before close(): server FIN");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, LINGERING, "FIN_WAIT2 after lingering: server FIN");
+
+    s = snap(KEEPALIVE, CLOSE_WAIT);
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_IDLE, "CLOSE_WAIT: client FIN first");
+
+    s = snap(REQUEST, LAST_ACK);
+    s->lingering = 1;
+    CHECK(s, CLIENT, LINGERING, "LAST_ACK: client FIN first");
+
+    s = snap(KEEPALIVE, CLOSE);
+    CHECK(s, CLIENT_RESET, CLIENT_IDLE,
+          "CLOSE, no flags, idle: client RST swallowed by nginx");
+
+    s = snap(REQUEST, CLOSE);
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->read_eof = 1;
+    CHECK(s, SERVER, LINGERING,
+          "CLOSE after shutdown() and client FIN: server FIN first");
+
+    s = snap(REQUEST, CLOSE);
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->read_error = 1;
+    CHECK(s, CLIENT_RESET, LINGERING, "CLOSE with recv error: client RST");
+
+    s = snap(REQUEST, ESTAB);
+    s->unread = 1;
+    s->status = 400;
+    CHECK(s, SERVER_RESET, ERROR_RESPONSE, "unread bytes: close() sends RST");
+
+    s = snap(REQUEST, ESTAB);
+    s->linger_reset = 1;
+    s->status = 444;
+    s->conn_timedout = 1;
+    CHECK(s, SERVER_RESET, CLOSED_BY_CONFIG,
+          "SO_LINGER 0 (reset_timedout_connection): server RST");
+}
+
+
+static void
+test_closer_without_tcp_state(void)
+{
+    ngx_http_tw_snapshot_t  *s;
+
+    s = snap(KEEPALIVE, UNKNOWN);
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_IDLE, "no TCP state: eof means client FIN");
+
+    s = snap(KEEPALIVE, UNKNOWN);
+    CHECK(s, CLIENT_RESET, CLIENT_IDLE,
+          "no TCP state: idle close without flags is a client RST");
+
+    s = snap(KEEPALIVE, UNKNOWN);
+    s->read_timedout = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIMEOUT, "no TCP state: idle timeout");
+
+    s = snap(REQUEST, UNKNOWN);
+    s->read_error = 1;
+    s->conn_error = 1;
+    s->status = 400;
+    CHECK(s, CLIENT_RESET, CLIENT_ABORT, "no TCP state: recv error");
+
+    s = snap(REQUEST, UNKNOWN);
+    s->http10 = 1;
+    CHECK(s, SERVER, HTTP10, "no TCP state: otherwise server");
+}
+
+
+static void
+test_wait_and_keepalive(void)
+{
+    ngx_http_tw_snapshot_t  *s;
+
+    s = snap(WAIT, ESTAB);
+    s->read_timedout = 1;
+    CHECK(s, SERVER, NO_REQUEST_TIMEOUT, "preconnect timed out");
+
+    s = snap(WAIT, CLOSE_WAIT);
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_BEFORE_REQ, "client left before a request");
+
+    s = snap(WAIT, CLOSE);
+    s->read_error = 1;
+    CHECK(s, CLIENT_RESET, CLIENT_BEFORE_REQ, "client reset before a request");
+
+    s = snap(HANDSHAKE, ESTAB);
+    CHECK(s, SERVER, TLS_HANDSHAKE, "TLS handshake failed");
+
+    s = snap(HANDSHAKE, ESTAB);
+    s->read_timedout = 1;
+    CHECK(s, SERVER, NO_REQUEST_TIMEOUT, "TLS handshake timed out");
+
+    s = snap(WAIT, ESTAB);
+    s->conn_close = 1;
+    CHECK(s, SERVER, DRAIN, "waiting connection reclaimed");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->read_timedout = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIMEOUT, "keepalive_timeout");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->conn_close = 1;
+    s->exiting = 1;
+    CHECK(s, SERVER, SHUTDOWN, "idle connection closed by reload");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->conn_close = 1;
+    CHECK(s, SERVER, DRAIN, "idle connection reclaimed (worker_connections)");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->terminate = 1;
+    CHECK(s, SERVER, SHUTDOWN, "fast shutdown");
+
+    s = snap(KEEPALIVE, ESTAB);
+    CHECK(s, SERVER, OTHER, "idle close nobody explains stays visible");
+}
+
+
+static void
+test_request(void)
+{
+    ngx_http_tw_snapshot_t  *s;
+
+    s = snap(REQUEST, ESTAB);
+    s->keepalive_zero = 1;
+    CHECK(s, SERVER, KEEPALIVE_DISABLED, "keepalive_timeout 0");
+
+    s = snap(REQUEST, ESTAB);
+    s->close_header = 1;
+    s->keepalive_zero = 1;
+    CHECK(s, SERVER, CLIENT_CLOSE,
+          "Connection: close wins over keepalive_timeout 0 (nginx order)");
+
+    s = snap(REQUEST, ESTAB);
+    s->http10 = 1;
+    s->requests_limit = 1;
+    CHECK(s, SERVER, HTTP10, "HTTP/1.0 before keepalive_requests");
+
+    s = snap(REQUEST, ESTAB);
+    s->requests_limit = 1;
+    s->time_limit = 1;
+    CHECK(s, SERVER, KEEPALIVE_REQUESTS, "keepalive_requests before time");
+
+    s = snap(REQUEST, ESTAB);
+    s->time_limit = 1;
+    s->browser = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIME, "keepalive_time before browser");
+
+    s = snap(REQUEST, ESTAB);
+    s->browser = 1;
+    CHECK(s, SERVER, KEEPALIVE_BROWSER, "keepalive_disable msie6/safari");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 400;
+    s->http10 = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE, "400 wins over the keep-alive rules");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 413;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE, "413 goes through lingering close");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 404;
+    s->header_sent = 1;
+    s->keepalive_before = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "header filter dropped keep-alive: response delimited by close");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->header_sent = 1;
+    s->keepalive_before = 1;
+    s->exiting = 1;
+    CHECK(s, SERVER, SHUTDOWN, "response sent while nginx was exiting");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 408;
+    s->read_timedout = 1;
+    s->conn_timedout = 1;
+    CHECK(s, SERVER, HEADER_TIMEOUT, "client_header_timeout, partial request");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 408;
+    s->conn_timedout = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, BODY_TIMEOUT, "client_body_timeout");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->write_timedout = 1;
+    s->conn_timedout = 1;
+    CHECK(s, SERVER, SEND_TIMEOUT, "send_timeout, 200 already logged");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 444;
+    s->conn_timedout = 1;
+    CHECK(s, SERVER, CLOSED_BY_CONFIG, "return 444");
+
+    s = snap(REQUEST, CLOSE_WAIT);
+    s->status = 499;
+    s->conn_error = 1;
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_ABORT, "status 499: the client went away");
+
+    s = snap(REQUEST, CLOSE_WAIT);
+    s->status = 400;
+    s->conn_error = 1;
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_ABORT,
+          "client closed inside its request line: abort, not an error");
+
+    s = snap(REQUEST, ESTAB);
+    s->upgraded = 1;
+    s->status = 101;
+    CHECK(s, SERVER, UPGRADE, "upgraded connection ended by nginx");
+
+    s = snap(REQUEST, CLOSE_WAIT);
+    s->upgraded = 1;
+    s->status = 101;
+    s->read_eof = 1;
+    CHECK(s, CLIENT, UPGRADE, "upgraded connection ended by the client");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, LINGERING, "lingering close for no other reason");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->conn_close = 1;
+    s->lingering = 1;
+    CHECK(s, SERVER, DRAIN, "lingering connection reclaimed");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->exiting = 1;
+    CHECK(s, SERVER, SHUTDOWN, "closed after a request while exiting");
+
+    s = snap(REQUEST, CLOSE_WAIT);
+    s->status = 200;
+    s->read_eof = 1;
+    CHECK(s, CLIENT, CLIENT_IDLE, "client closed right after the response");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    CHECK(s, SERVER, OTHER, "unexplained server close stays visible");
+
+    s = snap(HTTP2, ESTAB);
+    s->read_timedout = 1;
+    CHECK(s, SERVER, HTTP2, "HTTP/2, one reason for now");
+
+    s = snap(HTTP2, CLOSE_WAIT);
+    s->read_eof = 1;
+    CHECK(s, CLIENT, HTTP2, "HTTP/2 closed by the client");
+}
+
+
+int
+main(void)
+{
+    test_names();
+    test_closer();
+    test_closer_without_tcp_state();
+    test_wait_and_keepalive();
+    test_request();
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
