@@ -60,8 +60,10 @@ sub new {
     my $self = bless {
         workers   => $opts{workers} // 2,
         log_level => $opts{log_level} // 'info',
-        binary    => $ENV{TEST_NGINX_BINARY}
+        binary    => $opts{binary} // $ENV{TEST_NGINX_BINARY}
                      // "$REPO_ROOT/build/static/nginx",
+        module    => exists $opts{module} ? $opts{module}
+                     : $ENV{TEST_NGINX_MODULE},
         owner     => $$,
         in_netns  => 0,
         allow_log => [],
@@ -85,6 +87,7 @@ sub new {
 
 sub prefix   { $_[0]{prefix} }
 sub binary   { $_[0]{binary} }
+sub repo     { $REPO_ROOT }
 sub in_netns { $_[0]{in_netns} }
 
 sub port {
@@ -115,8 +118,7 @@ sub test_globals {
         "error_log $p/error.log $self->{log_level};",
     );
     push @lines, 'user root;' if $> == 0;
-    push @lines, "load_module $ENV{TEST_NGINX_MODULE};"
-        if $ENV{TEST_NGINX_MODULE};
+    push @lines, "load_module $self->{module};" if $self->{module};
     push @lines, $ENV{TEST_NGINX_GLOBALS} if $ENV{TEST_NGINX_GLOBALS};
     return _one_line(@lines);
 }
@@ -1249,7 +1251,9 @@ C<new> croaks if a plan or a test result was already printed.  Otherwise
 the test continues in the host namespace and C<in_netns> is false.
 
 C<workers> (default 2) sets C<worker_processes>; C<log_level> (default
-C<info>) the level of the error log.
+C<info>) the level of the error log.  C<binary> and C<module> override
+C<TEST_NGINX_BINARY> and C<TEST_NGINX_MODULE> for this test alone
+(C<< module => undef >> loads none).
 
 =head1 CONFIGURATION
 

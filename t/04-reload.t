@@ -1,0 +1,97 @@
+#!/usr/bin/perl
+
+# Counters live in a shared zone: they survive "nginx -s reload", every
+# worker of the new generation serves the same figures, and the idle
+# connections the old workers close on reload count as "shutdown", with
+# nginx's FIN first (TIME-WAIT on the server port).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        keepalive_timeout 60s;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+    }
+}
+EOF
+
+$t->run;
+
+$t->http_get('/') for 1 .. 10;
+
+my $c0 = $t->counts;
+is($c0->{accepted}, 10, '10 connections before the reload');
+is($c0->{generation}, 0, 'generation 0');
+
+# three idle keep-alive connections held open across the reload
+
+my @idle;
+for (1 .. 3) {
+    my $s = $t->connect;
+    $t->send_raw($s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    my $r = $t->read_response($s);
+    push @idle, $s if $r && $r->{status} == 200;
+}
+is(scalar @idle, 3, 'three idle keep-alive connections');
+
+my $tw0 = $t->tw_server;
+
+ok($t->reload, 'reload');
+
+my @closed = map { $t->wait_close($_, timeout => 5) } @idle;
+is_deeply(\@closed, ['eof', 'eof', 'eof'],
+          'the old workers closed the idle connections');
+$t->close($_) for @idle;
+
+is($t->wait_tw_server($tw0 + 3), $tw0 + 3,
+   'kernel: 3 new TIME-WAIT sockets on the server port');
+
+my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+
+is($c1->{generation}, 1, 'generation 1 after one reload');
+is($c1->{accepted}, 13, 'accepted kept across the reload');
+$t->moved_ok($c0, $c1, { 'shutdown/server' => 3 },
+             'idle connections closed by the reload: shutdown, server FIN');
+$t->conservation_ok($c1, 'conservation after the reload');
+
+# the new workers count into the same zone, and agree
+
+$t->http_get('/') for 1 .. 4;
+
+my %seen;
+for (1 .. 30) {
+    my $r = $t->http_get('/tw_status?format=json',
+                         port => $t->port('PORT_STATUS'));
+    $seen{ decode_json($r->{body})->{connections}{accepted} }++ if $r;
+}
+is_deeply([keys %seen], [17], 'every new worker reports the same 17');
+
+ok($t->reload, 'second reload');
+my $c2 = $t->counts;
+is($c2->{generation}, 2, 'generation 2');
+ok($c2->{$_} >= $c1->{$_}, "$_ never goes backwards")
+    for qw(accepted closed requests);
+is($c2->{accepted}, 17, 'still 17');
+
+$t->done;
