@@ -657,6 +657,73 @@ sub conservation_ok {
                             . " other $other");
 }
 
+# case_ok(name => 'keepalive_timeout', n => 5, run => sub { ... },
+#         expect => { 'keepalive_timeout/server' => 5 },
+#         tw_server => 5, tw_client => 0, port => $port)
+#
+# Runs the scenario n times (run gets the iteration number and must leave
+# its connection closed, or closing on the server's side), waits until no
+# tracked connection is open, then asserts: the counters moved exactly as
+# expected and nothing else moved; the kernel shows exactly tw_server new
+# TIME-WAIT sockets on the server port and tw_client on the client side;
+# the books balance.  Returns the counts after.
+sub case_ok {
+    my ($self, %o) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $name = $o{name};
+    my %port = (port => $o{port} // $self->port);
+
+    my $before = $self->counts;
+    my $tws = $self->tw_server(%port);
+    my $twc = $self->tw_client(%port);
+
+    $o{run}->($_) for 1 .. $o{n};
+
+    my $after = wait_until(sub {
+        my $c = $self->counts;
+        return $c->{open} == 0 ? $c : undef;
+    }, timeout => $o{timeout} // 5) // $self->counts;
+
+    $self->moved_ok($before, $after, $o{expect}, "$name: counters");
+
+    Test::More::is($after->{accepted} - $before->{accepted},
+                   $o{accepted} // $o{n}, "$name: accepted");
+
+    if (defined $o{tw_server}) {
+        my $want = $tws + $o{tw_server};
+        $self->wait_tw_server($want, %port, timeout => 3);
+        select undef, undef, undef, 0.2;
+        Test::More::is($self->tw_server(%port) - $tws, $o{tw_server},
+                       "$name: kernel TIME-WAIT on the server side");
+    }
+
+    if (defined $o{tw_client}) {
+        my $want = $twc + $o{tw_client};
+        $self->wait_tw_client($want, %port, timeout => 3);
+        select undef, undef, undef, 0.2 unless defined $o{tw_server};
+        Test::More::is($self->tw_client(%port) - $twc, $o{tw_client},
+                       "$name: kernel TIME-WAIT on the client side");
+    }
+
+    $self->conservation_ok($after, "$name: accepted == closed + open");
+
+    return $after;
+}
+
+# request($raw, %opts): one connection: send the bytes, read one response
+# (unless no_response), then wait for the server to close (unless
+# keep => 1, which returns the open socket instead).
+sub request {
+    my ($self, $raw, %opts) = @_;
+    my $s = $self->connect(%opts) or return undef;
+    $self->send_raw($s, $raw);
+    my $r = $opts{no_response} ? undef : $self->read_response($s, %opts);
+    return $s if $opts{keep};
+    $self->wait_close($s, timeout => $opts{timeout} // 5);
+    CORE::close($s);
+    return $r;
+}
+
 ###########################################################################
 # Logs and the end of a test
 ###########################################################################
