@@ -253,14 +253,9 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_KEEPALIVE_BROWSER;
     }
 
-    if (s->header_sent && s->keepalive_before && !s->keepalive_after) {
-
-        /*
-         * the header filter refused keep-alive: nginx is exiting, or the
-         * response has no length and is delimited by the close
-         */
-
-        return s->exiting ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_ERROR_RESPONSE;
+    if (s->close_delimited) {
+        /* a response without a length that only the close can end */
+        return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
     if (s->exiting) {

@@ -117,9 +117,7 @@ typedef struct {
     unsigned     requests_limit:1;       /* keepalive_requests reached */
     unsigned     time_limit:1;           /* keepalive_time reached */
     unsigned     browser:1;              /* keepalive_disable matched */
-    unsigned     header_sent:1;          /* the header filter ran */
-    unsigned     keepalive_before:1;     /* r->keepalive before headers */
-    unsigned     keepalive_after:1;      /* r->keepalive after headers */
+    unsigned     close_delimited:1;      /* no length, no chunked coding */
 } ngx_http_tw_snapshot_t;
 
 

@@ -11,8 +11,6 @@
  *     in c->pool and a c->pool cleanup, and is counted as accepted;
  *   - the log phase: a snapshot of each request as it ends, with the
  *     keep-alive rules recomputed as nginx applied them;
- *   - the header filter: whether nginx dropped keep-alive while it
- *     generated the response headers;
  *   - the event module's del_conn(), called by ngx_close_connection()
  *     just before close(): the TCP state, while the socket still exists;
  *   - the c->pool cleanup, after close(): classify and count, once.
@@ -41,8 +39,6 @@ static void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
 static void ngx_http_tw_close_handler(void *data);
 static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx);
 
-
-ngx_http_output_header_filter_pt  ngx_http_tw_next_header_filter;
 
 static ngx_http_tw_conn_t       **ngx_http_tw_conns;
 static ngx_uint_t                 ngx_http_tw_nconns;
@@ -488,7 +484,6 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     if (r->count == 1) {
         ctx->state = NGX_HTTP_TW_STATE_KEEPALIVE;
         s->shut_wr = 0;
-        ctx->hdr_seen = 0;
         return NGX_OK;
     }
 
@@ -518,46 +513,16 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
                       && (clcf->keepalive_disable
                           & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
 
-    s->header_sent = ctx->hdr_seen;
-    s->keepalive_before = ctx->hdr_before;
-    s->keepalive_after = ctx->hdr_after;
-    ctx->hdr_seen = 0;
+    /* as the chunked filter decides it */
+
+    s->close_delimited = (r->header_sent
+                          && r->headers_out.content_length_n == -1
+                          && !r->chunked
+                          && r->method != NGX_HTTP_HEAD
+                          && r->headers_out.status >= NGX_HTTP_OK
+                          && r->headers_out.status != NGX_HTTP_NO_CONTENT
+                          && r->headers_out.status != NGX_HTTP_NOT_MODIFIED);
 
     return NGX_OK;
 }
 
-
-ngx_int_t
-ngx_http_tw_header_filter(ngx_http_request_t *r)
-{
-    ngx_int_t            rc;
-    ngx_uint_t           keepalive;
-    ngx_http_tw_conn_t  *ctx;
-
-    if (r != r->main
-#if (NGX_HTTP_V2)
-        || r->stream
-#endif
-       )
-    {
-        return ngx_http_tw_next_header_filter(r);
-    }
-
-    ctx = ngx_http_tw_lookup(r->connection);
-
-    if (ctx == NULL) {
-        return ngx_http_tw_next_header_filter(r);
-    }
-
-    keepalive = r->keepalive;
-
-    rc = ngx_http_tw_next_header_filter(r);
-
-    /* the header and chunked filters clear r->keepalive */
-
-    ctx->hdr_seen = 1;
-    ctx->hdr_before = keepalive;
-    ctx->hdr_after = r->keepalive;
-
-    return rc;
-}

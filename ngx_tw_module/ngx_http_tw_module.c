@@ -156,9 +156,6 @@ ngx_http_tw_init(ngx_conf_t *cf)
 
     *h = ngx_http_tw_log_handler;
 
-    ngx_http_tw_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_tw_header_filter;
-
     return NGX_OK;
 }
 

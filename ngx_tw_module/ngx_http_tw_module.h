@@ -76,9 +76,6 @@ typedef struct {
     unsigned                    state:2;
     unsigned                    probed:1;
     unsigned                    http2:1;
-    unsigned                    hdr_seen:1;
-    unsigned                    hdr_before:1;
-    unsigned                    hdr_after:1;
 } ngx_http_tw_conn_t;
 
 
@@ -94,10 +91,8 @@ ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
 
-extern ngx_http_output_header_filter_pt  ngx_http_tw_next_header_filter;
-extern ngx_http_tw_counters_t           *ngx_http_tw_counters;
+extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 
 /* ngx_http_tw_status.c */
 ngx_int_t ngx_http_tw_status_handler(ngx_http_request_t *r);

@@ -300,18 +300,16 @@ test_request(void)
     CHECK(s, SERVER, ERROR_RESPONSE, "413 goes through lingering close");
 
     s = snap(REQUEST, ESTAB);
-    s->status = 404;
-    s->header_sent = 1;
-    s->keepalive_before = 1;
-    CHECK(s, SERVER, ERROR_RESPONSE,
-          "header filter dropped keep-alive: response delimited by close");
+    s->status = 200;
+    s->close_delimited = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE, "response delimited by the close");
 
     s = snap(REQUEST, ESTAB);
     s->status = 200;
-    s->header_sent = 1;
-    s->keepalive_before = 1;
-    s->exiting = 1;
-    CHECK(s, SERVER, SHUTDOWN, "response sent while nginx was exiting");
+    s->close_delimited = 1;
+    s->close_header = 1;
+    CHECK(s, SERVER, CLIENT_CLOSE,
+          "Connection: close explains a close-delimited response first");
 
     s = snap(REQUEST, ESTAB);
     s->status = 408;

@@ -1,0 +1,121 @@
+#!/usr/bin/perl
+
+# Error responses after which nginx never keeps a connection alive (400,
+# 413, 414, 494, 500, 501) and responses delimited by the close: nginx
+# closes first, counted as error_response.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    large_client_header_buffers 2 1k;
+    client_max_body_size 10;
+    lingering_timeout 1s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        root %%PREFIX%%/html;
+        location / { return 200 "ok\n"; }
+        location = /fail { return 500; }
+        location = /missing { return 404; }
+        location = /ssi.html { ssi on; chunked_transfer_encoding off; }
+        location = /upload { proxy_pass http://127.0.0.1:%%PORT_2%%; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        tw off;
+        location / { return 200 "backend\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+    }
+}
+EOF
+
+$t->write_file('html/ssi.html', "<p>hello</p>\n");
+
+$t->run;
+
+my $n = 3;
+
+sub answered {
+    my ($raw, $status) = @_;
+    return sub {
+        my $r = $t->request($raw);
+        die "no response\n" unless $r;
+        die "status $r->{status}, expected $status\n"
+            unless $r->{status} == $status;
+    };
+}
+
+my %cases = (
+    '400 bad request line' =>
+        ["GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n", 400],
+    '400 no Host' => ["GET / HTTP/1.1\r\n\r\n", 400],
+    '414 URI too long' =>
+        ["GET /" . ('a' x 2000) . " HTTP/1.1\r\nHost: x\r\n\r\n", 414],
+    '494 header too large' =>
+        ["GET / HTTP/1.1\r\nHost: x\r\nX-Big: " . ('b' x 2000)
+         . "\r\n\r\n", 400],
+    '500' => ["GET /fail HTTP/1.1\r\nHost: x\r\n\r\n", 500],
+    '501 unknown transfer coding' =>
+        ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+         501],
+);
+
+for my $name (sort keys %cases) {
+    my ($raw, $status) = @{ $cases{$name} };
+    $t->case_ok(name => $name, n => $n, run => answered($raw, $status),
+                expect => { 'error_response/server' => $n },
+                tw_server => $n, tw_client => 0);
+}
+
+# 413 closes through lingering close: nginx shuts its side first and
+# reads what the client still sends
+
+$t->case_ok(name => '413 body too large', n => $n,
+            run => answered("POST /upload HTTP/1.1\r\nHost: x\r\n"
+                            . "Content-Length: 100\r\n\r\n" . ('z' x 100),
+                            413),
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# a 404 keeps the connection: the client closes it later
+
+$t->case_ok(name => '404 keeps the connection', n => $n,
+            run => sub {
+                my $s = $t->request("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n",
+                                    keep => 1);
+                $t->close($s);
+            },
+            expect => { 'client_idle/client' => $n },
+            tw_server => 0, tw_client => $n);
+
+# a response without a length to an HTTP/1.1 client that may not get
+# chunked encoding: only the close can end it
+
+$t->case_ok(name => 'response delimited by close', n => $n,
+            run => sub {
+                my $r = $t->request("GET /ssi.html HTTP/1.1\r\nHost: x\r\n\r\n");
+                die "no response\n" unless $r && $r->{status} == 200;
+                die "has a length\n"
+                    if defined $r->{headers}{'content-length'};
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+$t->done;
