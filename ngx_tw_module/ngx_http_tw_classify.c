@@ -214,7 +214,12 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_SEND_TIMEOUT;
     }
 
-    if (s->status == 408 || s->read_timedout || s->conn_timedout) {
+    /*
+     * every request timeout sets c->timedout; a lingering close that ran
+     * out of lingering_timeout sets only the read event's flag
+     */
+
+    if (s->status == 408 || s->conn_timedout) {
         return s->body_started ? NGX_HTTP_TW_BODY_TIMEOUT
                                : NGX_HTTP_TW_HEADER_TIMEOUT;
     }

@@ -364,6 +364,15 @@ test_request(void)
     s->shut_wr = 1;
     CHECK(s, SERVER, LINGERING, "lingering close for no other reason");
 
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->body_started = 1;
+    s->read_timedout = 1;
+    CHECK(s, SERVER, LINGERING,
+          "lingering_timeout is not a body timeout (no c->timedout)");
+
     s = snap(REQUEST, ESTAB);
     s->status = 200;
     s->conn_close = 1;

@@ -1,0 +1,103 @@
+#!/usr/bin/perl
+
+# Lingering close: nginx shuts its side first (its FIN), then reads and
+# drops what the client still sends.  "lingering" counts the connections
+# that end this way for no rule named elsewhere: here, a response that was
+# complete while the request body was still arriving (unbuffered proxying).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    lingering_timeout 1s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / {
+            proxy_pass http://127.0.0.1:%%PORT_2%%;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+        }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        tw off;
+        lingering_timeout 1s;
+        location / { return 200 "early\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+    }
+}
+EOF
+
+$t->run;
+
+my $n = 3;
+my $post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    . ('p' x 10);
+
+# the client reads the early answer, sees nginx's FIN, and closes
+
+$t->case_ok(name => 'lingering, client closes', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, $post);
+                my $r = $t->read_response($s);
+                die "no early response\n" unless $r && $r->{status} == 200;
+                my $how = $t->wait_close($s);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'lingering/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# the client neither sends nor closes: lingering_timeout ends it, and the
+# TIME-WAIT follows on the server when the client finally closes
+
+$t->case_ok(name => 'lingering, lingering_timeout', n => 1, accepted => $n,
+            run => sub {
+                my @s = map {
+                    my $s = $t->connect;
+                    $t->send_raw($s, $post);
+                    $t->read_response($s) or die "no response\n";
+                    $s;
+                } 1 .. $n;
+                wait_until(sub { $t->counts->{open} == 0 }, timeout => 5)
+                    or die "lingering did not end\n";
+                $t->close($_) for @s;
+            },
+            expect => { 'lingering/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# a body with "Connection: close" also lingers, but the client's header
+# is the reason
+
+$t->case_ok(name => 'Connection: close with a body', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "POST / HTTP/1.1\r\nHost: x\r\n"
+                             . "Connection: close\r\n"
+                             . "Content-Length: 4\r\n\r\nbody");
+                $t->read_response($s) or die "no response\n";
+                $t->wait_close($s);
+                $t->close($s);
+            },
+            expect => { 'client_close/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+$t->done;
