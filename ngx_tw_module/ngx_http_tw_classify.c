@@ -152,6 +152,12 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 {
     ngx_uint_t  client;
 
+    /*
+     * the client asked to close: its FIN or RST came first, or nginx read
+     * the end of its stream (with TLS, a close_notify that may arrive
+     * before the client's FIN)
+     */
+
     client = (closer == NGX_HTTP_TW_CLIENT
               || closer == NGX_HTTP_TW_CLIENT_RESET);
 
@@ -172,7 +178,11 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
     case NGX_HTTP_TW_PHASE_WAIT:
     case NGX_HTTP_TW_PHASE_HANDSHAKE:
 
-        if (client) {
+        /* nginx sets eof on every failed handshake, so it tells nothing */
+
+        if (client
+            || (s->read_eof && s->phase == NGX_HTTP_TW_PHASE_WAIT))
+        {
             return NGX_HTTP_TW_CLIENT_BEFORE_REQ;
         }
 
@@ -188,7 +198,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 
     case NGX_HTTP_TW_PHASE_KEEPALIVE:
 
-        if (client) {
+        if (client || s->read_eof) {
             return NGX_HTTP_TW_CLIENT_IDLE;
         }
 

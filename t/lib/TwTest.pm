@@ -551,6 +551,29 @@ sub wait_tw_client {
     return $count;
 }
 
+# kernel_counter('TcpExtTCPAbortOnData'): one of the kernel's TCP counters
+# (/proc/net/netstat and /proc/net/snmp), for this network namespace.
+sub kernel_counter {
+    my ($self, $name) = @_;
+    my ($prefix, $field) = $name =~ /^(TcpExt|Tcp|IpExt|Ip)(\w+)$/
+        or croak "unknown counter name '$name'";
+
+    for my $file ('/proc/net/netstat', '/proc/net/snmp') {
+        open my $fh, '<', $file or next;
+        my @lines = <$fh>;
+        for my $i (0 .. $#lines - 1) {
+            my ($p1, @names) = split ' ', $lines[$i];
+            my ($p2, @values) = split ' ', $lines[$i + 1];
+            next unless $p1 eq "$prefix:" && $p2 eq "$prefix:";
+            for my $j (0 .. $#names) {
+                return $values[$j] if $names[$j] eq $field;
+            }
+        }
+    }
+
+    croak "kernel counter $name not found";
+}
+
 ###########################################################################
 # Module status
 ###########################################################################
@@ -676,6 +699,7 @@ sub case_ok {
     my $before = $self->counts;
     my $tws = $self->tw_server(%port);
     my $twc = $self->tw_client(%port);
+    my $abort = $self->kernel_counter('TcpExtTCPAbortOnData');
 
     $o{run}->($_) for 1 .. $o{n};
 
@@ -695,6 +719,24 @@ sub case_ok {
         select undef, undef, undef, 0.2;
         Test::More::is($self->tw_server(%port) - $tws, $o{tw_server},
                        "$name: kernel TIME-WAIT on the server side");
+    }
+
+    # TLS: a client that answers nginx's close_notify after nginx closed
+    # makes the kernel reset the closed socket instead of keeping it in
+    # TIME-WAIT; the kernel counts that as TCPAbortOnData
+    if (defined $o{tw_server_or_abort}) {
+        my $total = 0;
+        wait_until(sub {
+            $total = $self->tw_server(%port) - $tws
+                + $self->kernel_counter('TcpExtTCPAbortOnData') - $abort;
+            return $total >= $o{tw_server_or_abort};
+        }, timeout => 3);
+        select undef, undef, undef, 0.2;
+        $total = $self->tw_server(%port) - $tws
+            + $self->kernel_counter('TcpExtTCPAbortOnData') - $abort;
+        Test::More::is($total, $o{tw_server_or_abort},
+                       "$name: kernel: server TIME-WAIT, or reset after"
+                       . " the client wrote to the closed socket");
     }
 
     if (defined $o{tw_client}) {

@@ -225,6 +225,11 @@ test_wait_and_keepalive(void)
     CHECK(s, SERVER, TLS_HANDSHAKE, "TLS handshake failed");
 
     s = snap(HANDSHAKE, ESTAB);
+    s->read_eof = 1;
+    CHECK(s, SERVER, TLS_HANDSHAKE,
+          "TLS handshake failed (nginx sets eof on every failure)");
+
+    s = snap(HANDSHAKE, ESTAB);
     s->read_timedout = 1;
     CHECK(s, SERVER, NO_REQUEST_TIMEOUT, "TLS handshake timed out");
 
@@ -235,6 +240,17 @@ test_wait_and_keepalive(void)
     s = snap(KEEPALIVE, ESTAB);
     s->read_timedout = 1;
     CHECK(s, SERVER, KEEPALIVE_TIMEOUT, "keepalive_timeout");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->read_eof = 1;
+    CHECK(s, SERVER, CLIENT_IDLE,
+          "TLS close_notify read before the client's FIN: client_idle,"
+          " but nginx's FIN goes first");
+
+    s = snap(WAIT, ESTAB);
+    s->read_eof = 1;
+    CHECK(s, SERVER, CLIENT_BEFORE_REQ,
+          "close_notify before any request, FIN not yet arrived");
 
     s = snap(KEEPALIVE, ESTAB);
     s->conn_close = 1;
