@@ -61,7 +61,28 @@ ngx_str_t  ngx_http_tw_reason_names[] = {
 ngx_uint_t
 ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
 {
-    if (s->linger_reset || s->unread) {
+    if (s->linger_reset) {
+        return NGX_HTTP_TW_SERVER_RESET;
+    }
+
+    if (s->tcp_state == NGX_HTTP_TW_TCP_CLOSE) {
+
+        /*
+         * CLOSE is either a received RST (whose unread bytes stay in the
+         * queue), or the end of a lingering close: nginx's FIN, then the
+         * client's FIN moved the socket's TIME_WAIT to a separate kernel
+         * object
+         */
+
+        if (s->shut_wr && !s->read_error) {
+            return NGX_HTTP_TW_SERVER;
+        }
+
+        return NGX_HTTP_TW_CLIENT_RESET;
+    }
+
+    if (s->unread) {
+        /* close() with unread bytes sends RST */
         return NGX_HTTP_TW_SERVER_RESET;
     }
 
@@ -78,20 +99,6 @@ ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
     case NGX_HTTP_TW_TCP_CLOSE_WAIT:
     case NGX_HTTP_TW_TCP_LAST_ACK:
         return NGX_HTTP_TW_CLIENT;
-
-    case NGX_HTTP_TW_TCP_CLOSE:
-
-        /*
-         * CLOSE is either a received RST, or the end of a lingering close:
-         * nginx's FIN, then the client's FIN moved the socket's TIME_WAIT
-         * to a separate kernel object
-         */
-
-        if (s->shut_wr && !s->read_error) {
-            return NGX_HTTP_TW_SERVER;
-        }
-
-        return NGX_HTTP_TW_CLIENT_RESET;
 
     case NGX_HTTP_TW_TCP_UNKNOWN:
         break;
@@ -194,7 +201,9 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
             return NGX_HTTP_TW_TLS_HANDSHAKE;
         }
 
-        return NGX_HTTP_TW_OTHER;
+        /* nginx refused what came first, e.g. a bad PROXY protocol header */
+
+        return NGX_HTTP_TW_ERROR_RESPONSE;
 
     case NGX_HTTP_TW_PHASE_KEEPALIVE:
 
@@ -226,10 +235,14 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 
     /*
      * every request timeout sets c->timedout; a lingering close that ran
-     * out of lingering_timeout sets only the read event's flag
+     * out of lingering_timeout sets only the read event's flag, and with
+     * TLS a delayed close_notify may set c->timedout on its own (a
+     * discard that timed out also sets c->error)
      */
 
-    if (s->status == 408 || s->conn_timedout) {
+    if (s->status == 408
+        || (s->conn_timedout && (!s->lingering || s->conn_error)))
+    {
         return s->body_started ? NGX_HTTP_TW_BODY_TIMEOUT
                                : NGX_HTTP_TW_HEADER_TIMEOUT;
     }
@@ -279,6 +292,17 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 
     if (s->lingering) {
         return NGX_HTTP_TW_LINGERING;
+    }
+
+    if (s->keepalive_off) {
+
+        /*
+         * nginx refused keep-alive after the response had begun: an
+         * upstream that failed mid-response, an error_page that replaced
+         * a status forcing the close, a body that could not be discarded
+         */
+
+        return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
     if (client) {

@@ -118,6 +118,7 @@ typedef struct {
     unsigned     time_limit:1;           /* keepalive_time reached */
     unsigned     browser:1;              /* keepalive_disable matched */
     unsigned     close_delimited:1;      /* no length, no chunked coding */
+    unsigned     keepalive_off:1;        /* nginx refused keep-alive */
 } ngx_http_tw_snapshot_t;
 
 

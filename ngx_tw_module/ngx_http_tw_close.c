@@ -70,6 +70,13 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
             continue;
         }
 
+#if (NGX_HAVE_UNIX_DOMAIN)
+        if (ls[i].sockaddr->sa_family == AF_UNIX) {
+            /* no TCP, no TIME_WAIT */
+            continue;
+        }
+#endif
+
 #if (NGX_QUIC)
         if (ls[i].quic) {
             continue;
@@ -175,6 +182,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 
     ctx->connection = c;
     ctx->srv = srv;
+    ctx->slot = i;
 
     cln->handler = ngx_http_tw_close_handler;
 
@@ -316,9 +324,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
     ngx_http_v2_connection_t  *h2c;
 #endif
 
-    ctx->probed = 1;
-
-#if (NGX_HAVE_TCP_INFO)
+#if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     len = sizeof(struct tcp_info);
 
     if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
@@ -330,9 +336,12 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
         ctx->snap.unread = 1;
     }
 
-    /* nginx sets SO_LINGER only on timed out connections */
+    /*
+     * nginx sets SO_LINGER only on timed out connections; an HTTP/2
+     * stream that timed out sets it on the connection's socket
+     */
 
-    if (c->timedout) {
+    if (c->timedout || ctx->stream_reset) {
         len = sizeof(struct linger);
 
         if (getsockopt(c->fd, SOL_SOCKET, SO_LINGER, &linger, &len) == 0
@@ -346,9 +355,15 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
     if (c->log->action
         && ngx_strcmp(c->log->action, "processing HTTP/2 connection") == 0)
     {
-        h2c = c->data;
         ctx->http2 = 1;
-        ctx->snap.shut_wr = (h2c->lingering_time != 0);
+
+        /* c->data is the h2c once ngx_http_v2_init() has allocated it */
+
+        h2c = c->data;
+
+        if (h2c != NULL && h2c->connection == c) {
+            ctx->snap.shut_wr = (h2c->lingering_time != 0);
+        }
     }
 #endif
 }
@@ -359,19 +374,15 @@ ngx_http_tw_close_handler(void *data)
 {
     ngx_http_tw_conn_t  *ctx = data;
 
-    ngx_uint_t         i;
-    ngx_connection_t  *c;
-
-    c = ctx->connection;
-
-    i = c - ngx_cycle->connections;
-
-    if (ngx_http_tw_conns == NULL || ngx_http_tw_conns[i] != ctx) {
+    if (ngx_http_tw_conns == NULL
+        || ctx->slot >= ngx_http_tw_nconns
+        || ngx_http_tw_conns[ctx->slot] != ctx)
+    {
         /* already counted at process exit */
         return;
     }
 
-    ngx_http_tw_conns[i] = NULL;
+    ngx_http_tw_conns[ctx->slot] = NULL;
 
     ngx_http_tw_count(ctx);
 }
@@ -416,12 +427,15 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
     s->read_eof = c->read->eof;
     s->read_error = c->read->error;
     s->read_timedout = c->read->timedout;
-    s->write_timedout = c->write->timedout;
-    s->conn_close = c->close;
-    s->conn_error = c->error;
-    s->conn_timedout = c->timedout;
-    s->exiting = ngx_exiting;
-    s->terminate |= ngx_terminate;
+    s->exiting = (ngx_exiting || ngx_terminate);
+
+    if (s->phase != NGX_HTTP_TW_PHASE_REQUEST) {
+        s->write_timedout = c->write->timedout;
+        s->conn_close = c->close;
+        s->conn_error = c->error;
+        s->conn_timedout = c->timedout;
+
+    } /* else as the log phase saw them, before a delayed TLS shutdown */
 
     closer = ngx_http_tw_closer(s);
     reason = ngx_http_tw_reason(s, closer);
@@ -440,6 +454,9 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 ngx_int_t
 ngx_http_tw_log_handler(ngx_http_request_t *r)
 {
+    ngx_time_t                *tp;
+    ngx_msec_t                 age;
+    ngx_msec_int_t             took;
     ngx_connection_t          *c;
     ngx_http_tw_conn_t        *ctx;
     ngx_http_tw_snapshot_t    *s;
@@ -467,9 +484,18 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     ctx->srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
 
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
 #if (NGX_HTTP_V2)
     if (r->stream) {
         ctx->http2 = 1;
+
+        /* free_request() is about to set SO_LINGER on the shared socket */
+
+        if (r->connection->timedout && clcf->reset_timedout_connection) {
+            ctx->stream_reset = 1;
+        }
+
         return NGX_OK;
     }
 #endif
@@ -489,9 +515,15 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     ctx->state = NGX_HTTP_TW_STATE_REQUEST;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
     s->status = r->headers_out.status;
+    s->conn_close = c->close;
+    s->conn_error = c->error;
+    s->conn_timedout = c->timedout;
+    s->write_timedout = c->write->timedout;
+
+    /* the closing paths leave r->keepalive as nginx last decided it */
+    s->keepalive_off = !r->keepalive;
+
     s->body_started = (r->request_body != NULL || r->discard_body);
     s->lingering = (r->lingering_time != 0);
     s->shut_wr = s->lingering;
@@ -504,7 +536,19 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     s->keepalive_zero = (clcf->keepalive_timeout == 0);
     s->requests_limit = (c->requests >= clcf->keepalive_requests);
 #if (nginx_version >= 1019010)
-    s->time_limit = (ngx_current_msec - c->start_time > clcf->keepalive_time);
+
+    /* nginx decides keepalive_time as the request starts */
+
+    tp = ngx_timeofday();
+    took = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                             + (tp->msec - r->start_msec));
+    age = ngx_current_msec - c->start_time;
+
+    if (took > 0 && (ngx_msec_t) took < age) {
+        age -= took;
+    }
+
+    s->time_limit = (age > clcf->keepalive_time);
 #endif
     s->browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
                    && (clcf->keepalive_disable

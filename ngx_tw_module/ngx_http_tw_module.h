@@ -69,13 +69,11 @@ typedef struct {
 typedef struct {
     ngx_connection_t           *connection;
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
-#if (NGX_HTTP_V2)
-    void                       *h2c;
-#endif
+    ngx_uint_t                  slot;        /* in the worker's table */
     ngx_http_tw_snapshot_t      snap;
     unsigned                    state:2;
-    unsigned                    probed:1;
     unsigned                    http2:1;
+    unsigned                    stream_reset:1;
 } ngx_http_tw_conn_t;
 
 

@@ -32,6 +32,9 @@ http {
         location = /missing { return 404; }
         location = /ssi.html { ssi on; chunked_transfer_encoding off; }
         location = /upload { proxy_pass http://127.0.0.1:%%PORT_2%%; }
+        location = /short { proxy_pass http://127.0.0.1:%%PORT_3%%; }
+        location = /masked { error_page 500 =200 /ok; return 500; }
+        location = /ok { return 200 "ok\n"; }
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
@@ -47,6 +50,13 @@ http {
 EOF
 
 $t->write_file('html/ssi.html', "<p>hello</p>\n");
+
+# a backend that promises 100 bytes, sends 10 and closes
+$t->backend(port => $t->port('PORT_3'), handler => sub {
+    my ($c) = @_;
+    syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+             . "0123456789");
+});
 
 $t->run;
 
@@ -115,6 +125,28 @@ $t->case_ok(name => 'response delimited by close', n => $n,
                 die "has a length\n"
                     if defined $r->{headers}{'content-length'};
             },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# the upstream fails after the response header went out: nginx can only
+# cut the response short by closing
+
+$t->case_ok(name => 'upstream failed mid-response', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n");
+                my $how = $t->wait_close($s);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# error_page turns a 500 into a 200, but the 500 had already ruled out
+# keep-alive
+
+$t->case_ok(name => 'error_page over a 500', n => $n,
+            run => answered("GET /masked HTTP/1.1\r\nHost: x\r\n\r\n", 200),
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
 

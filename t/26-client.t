@@ -11,7 +11,6 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use IO::Socket::INET;
-use POSIX ();
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -54,7 +53,16 @@ my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
 
 # a WebSocket-like backend: answers 101, then either closes the relay
 # itself after a moment (/ws/backend-ends) or waits for nginx to close
-my $backend = fork_backend($t->port('PORT_2'));
+$t->backend(port => $t->port('PORT_2'), handler => sub {
+    my ($c, $req) = @_;
+    syswrite($c, "HTTP/1.1 101 Switching Protocols\r\n"
+             . "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    if ($req =~ m{^GET /ws/backend-ends}) {
+        select undef, undef, undef, 0.1;
+    } else {
+        1 while sysread($c, my $buf, 4096);
+    }
+});
 
 $t->run;
 
@@ -74,6 +82,20 @@ $t->case_ok(name => 'client resets while waiting', n => $n,
             run => sub {
                 my $s = $t->connect;
                 $t->send_raw($s, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+                select undef, undef, undef, 0.2;
+                $t->reset($s);
+            },
+            expect => { 'client_abort/client_reset' => $n },
+            tw_server => 0, tw_client => 0);
+
+# bytes nginx has not read are still queued when the client's RST
+# arrives: the kernel keeps them, but the reset was the client's
+
+$t->case_ok(name => 'client resets with bytes unread', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+                             . "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
                 select undef, undef, undef, 0.2;
                 $t->reset($s);
             },
@@ -119,36 +141,3 @@ $t->case_ok(name => 'upgrade ended by the client', n => $n,
             tw_server => 0, tw_client => $n);
 
 $t->done;
-
-kill 'TERM', $backend;
-waitpid $backend, 0;
-
-sub fork_backend {
-    my ($port) = @_;
-    my $ls = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
-                                   LocalPort => $port, Listen => 64,
-                                   ReuseAddr => 1)
-        or die "backend: $!";
-
-    my $pid = fork // die "fork: $!";
-    return $pid if $pid;
-
-    # at most 50 connections and 60 seconds
-    alarm 60;
-    for (1 .. 50) {
-        my $c = $ls->accept or last;
-        my $req = '';
-        while ($req !~ /\r\n\r\n/) {
-            my $got = sysread($c, $req, 4096, length $req) or last;
-        }
-        syswrite($c, "HTTP/1.1 101 Switching Protocols\r\n"
-                 . "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-        if ($req =~ m{^GET /ws/backend-ends}) {
-            select undef, undef, undef, 0.1;
-        } else {
-            1 while sysread($c, my $buf, 4096);
-        }
-        close $c;
-    }
-    POSIX::_exit(0);
-}

@@ -502,6 +502,49 @@ sub local_port {
     return $s->sockport;
 }
 
+# backend(port => $p, handler => sub { my ($sock, $request) = @_; ... })
+# A scripted backend in a child process: it accepts at most "max" (50)
+# connections for at most "seconds" (60), reads each request's header and
+# hands the socket and the header to the handler, then closes.  Stopped
+# by done().  Returns the child's pid.
+sub backend {
+    my ($self, %o) = @_;
+    my $ls = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                   LocalPort => $o{port}, Listen => 64,
+                                   ReuseAddr => 1)
+        or croak "backend on port $o{port}: $!";
+
+    my $pid = fork // croak "fork: $!";
+
+    if ($pid) {
+        CORE::close($ls);
+        push @{ $self->{backends} }, $pid;
+        return $pid;
+    }
+
+    alarm($o{seconds} // 60);
+
+    for (1 .. $o{max} // 50) {
+        my $c = $ls->accept or last;
+        my $req = '';
+        while ($req !~ /\r\n\r\n/) {
+            sysread($c, $req, 4096, length $req) or last;
+        }
+        $o{handler}->($c, $req);
+        CORE::close($c);
+    }
+
+    POSIX::_exit(0);
+}
+
+sub _stop_backends {
+    my ($self) = @_;
+    for my $pid (@{ delete $self->{backends} // [] }) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+}
+
 ###########################################################################
 # Kernel view: TIME-WAIT sockets
 ###########################################################################
@@ -836,6 +879,7 @@ sub done {
     }
 
     $self->stop;
+    $self->_stop_backends;
     $self->check_logs;
     Test::More::done_testing();
     return;
@@ -1272,6 +1316,7 @@ sub DESTROY {
     return unless $self->{owner} == $$;
     local ($?, $!, $@);
     $self->stop(fast => 1) if $self->{running};
+    $self->_stop_backends;
     delete $LIVE{"$self"};
 }
 

@@ -166,6 +166,20 @@ test_closer(void)
     s->status = 400;
     CHECK(s, SERVER_RESET, ERROR_RESPONSE, "unread bytes: close() sends RST");
 
+    s = snap(REQUEST, CLOSE);
+    s->unread = 1;
+    s->status = 499;
+    s->conn_error = 1;
+    CHECK(s, CLIENT_RESET, CLIENT_ABORT,
+          "CLOSE with bytes left unread: the client's RST, not nginx's");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->unread = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER_RESET, LINGERING,
+          "unread bytes after nginx's FIN: close() still resets");
+
     s = snap(REQUEST, ESTAB);
     s->linger_reset = 1;
     s->status = 444;
@@ -267,6 +281,12 @@ test_wait_and_keepalive(void)
 
     s = snap(KEEPALIVE, ESTAB);
     CHECK(s, SERVER, OTHER, "idle close nobody explains stays visible");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->exiting = 1;
+    s->read_timedout = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIMEOUT,
+          "a timeout while exiting is still the timeout");
 }
 
 
@@ -404,6 +424,25 @@ test_request(void)
     s->status = 200;
     s->read_eof = 1;
     CHECK(s, CLIENT, CLIENT_IDLE, "client closed right after the response");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "keep-alive refused after the response began (upstream failed)");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->conn_timedout = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, LINGERING,
+          "a TLS close_notify timer during lingering is no request timeout");
+
+    s = snap(WAIT, ESTAB);
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "nginx refused what came before a request (PROXY protocol)");
 
     s = snap(REQUEST, ESTAB);
     s->status = 200;
