@@ -295,7 +295,12 @@ ngx_http_tw_lookup(ngx_connection_t *c)
 static ngx_int_t
 ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
 {
+    ngx_int_t            rc;
     ngx_http_tw_conn_t  *ctx;
+
+    rc = ngx_http_tw_del_conn_next(c, flags);
+
+    /* after epoll_ctl(): as close to close() as a module can get */
 
     if (flags & NGX_CLOSE_EVENT) {
         ctx = ngx_http_tw_lookup(c);
@@ -305,7 +310,7 @@ ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
         }
     }
 
-    return ngx_http_tw_del_conn_next(c, flags);
+    return rc;
 }
 
 

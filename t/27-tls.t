@@ -71,6 +71,7 @@ sub curl {
 # and the client's FIN closes are exactly the client's TIME-WAIT sockets.
 sub curl_ok {
     my ($name, $reason, @args) = @_;
+    my $race = ref $args[0] ? shift(@args)->{race} : 0;
     my $c0 = $t->counts;
     my $tws = $t->tw_server;
     my $twc = $t->tw_client;
@@ -100,10 +101,26 @@ sub curl_ok {
     wait_until(sub { $t->tw_client - $twc >= $d{client} });
     select undef, undef, undef, 0.2;
 
-    is($by_nginx->(), $d{server} + $d{server_reset},
-       "$name: kernel: nginx's closes are server TIME-WAIT or resets");
-    is($t->tw_client - $twc, $d{client},
-       "$name: kernel: the client's FIN closes are client TIME-WAIT");
+    if ($race) {
+
+        # curl sends close_notify and its FIN back to back; nginx closes
+        # as soon as it reads the close_notify, and on loopback the FIN
+        # may overtake nginx's close() in the few instructions after the
+        # TCP state was read.  The module may then say "server" where the
+        # kernel says "client", never the other way round.
+
+        ok($by_nginx->() <= $d{server} + $d{server_reset},
+           "$name: kernel: no more server TIME-WAIT than nginx's closes");
+        ok($t->tw_client - $twc >= $d{client},
+           "$name: kernel: a client TIME-WAIT for each client FIN close");
+        is($by_nginx->() + $t->tw_client - $twc, $n,
+           "$name: kernel: one TIME-WAIT or reset per connection");
+    } else {
+        is($by_nginx->(), $d{server} + $d{server_reset},
+           "$name: kernel: nginx's closes are server TIME-WAIT or resets");
+        is($t->tw_client - $twc, $d{client},
+           "$name: kernel: the client's FIN closes are client TIME-WAIT");
+    }
     $t->conservation_ok($c1, "$name: accepted == closed + open");
     return \%d;
 }
@@ -116,7 +133,7 @@ $d = curl_ok('TLS, keepalive_timeout 0', 'keepalive_disabled', "$url/off");
 is($d->{client}, 0, 'keepalive_timeout 0: nginx closes first');
 
 curl_ok('TLS, curl closes its keep-alive connection', 'client_idle',
-        "$url/");
+        { race => 1 }, "$url/");
 
 $t->case_ok(name => 'TLS, preconnect with no handshake', n => 1,
             accepted => $n,
