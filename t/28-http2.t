@@ -1,0 +1,137 @@
+#!/usr/bin/perl
+
+# HTTP/2 connections are counted under one reason, "http2", with the
+# closer right: nginx's GOAWAY and FIN when it ends the connection (idle
+# timeout, keepalive_requests), the client's FIN when the client does.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+plan skip_all => 'curl is needed'
+    unless grep { -x "$_/curl" } split /:/, $ENV{PATH};
+plan skip_all => 'curl without HTTP/2'
+    unless `curl -V` =~ /\bHTTP2\b/;
+plan skip_all => 'openssl is needed'
+    unless grep { -x "$_/openssl" } split /:/, $ENV{PATH};
+
+my $p = $t->prefix;
+system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
+       . " -keyout $p/key.pem -out $p/cert.pem >/dev/null 2>&1") == 0
+    or BAIL_OUT('openssl could not make a certificate');
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    keepalive_timeout 1s;
+    client_header_timeout 1s;
+    lingering_timeout 1s;
+    server {
+        listen 127.0.0.1:%%PORT%% http2;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%% ssl http2;
+        ssl_certificate %%PREFIX%%/cert.pem;
+        ssl_certificate_key %%PREFIX%%/key.pem;
+        keepalive_requests 2;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+    }
+}
+EOF
+
+$t->run;
+
+my $n = 3;
+my $url = 'http://127.0.0.1:' . $t->port;
+
+sub curl {
+    my $h2 = $_[0] =~ /^https/ ? '-k --http2' : '--http2-prior-knowledge';
+    my $out = `curl -s --max-time 5 $h2 @_ 2>/dev/null`;
+    die "curl @_: $?\n" if $?;
+    return $out;
+}
+
+$t->case_ok(name => 'HTTP/2, the client closes', n => $n,
+            run => sub { curl("$url/") eq "ok\n" or die "no answer\n" },
+            expect => { 'http2/client' => $n },
+            tw_server => 0, tw_client => $n);
+
+# a client that sends the preface and its settings, then nothing: nginx
+# ends the idle connection with GOAWAY, then its FIN (with no stream yet,
+# client_header_timeout is the timer)
+
+my $preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    . "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+$t->case_ok(name => 'HTTP/2, idle timeout', n => 1, accepted => $n,
+            run => sub {
+                my @s = map {
+                    my $s = $t->connect;
+                    $t->send_raw($s, $preface);
+                    $s;
+                } 1 .. $n;
+                for my $s (@s) {
+                    my $how = $t->wait_close($s, timeout => 6);
+                    die "got $how\n" unless $how eq 'eof';
+                    $t->close($s);
+                }
+            },
+            expect => { 'http2/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# keepalive_requests 2: the second stream on a connection gets GOAWAY,
+# and nginx ends the connection once that stream is done (over TLS: the
+# curl here cannot reuse a cleartext HTTP/2 connection)
+
+my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
+
+# curl usually exits with nginx's GOAWAY and close_notify unread, so its
+# kernel answers nginx's FIN with an RST (client_reset, no TIME-WAIT
+# anywhere); when it has read them, the TIME-WAIT stays on the server.
+
+{
+    my $c0 = $t->counts;
+    my %port = (port => $t->port('PORT_1'));
+    my ($tws, $twc) = ($t->tw_server(%port), $t->tw_client(%port));
+
+    for (1 .. $n) {
+        curl("$url1/a", "$url1/b") eq "ok\n" x 2 or die "no answers\n";
+    }
+
+    my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+    my %d = map { $_ => $c1->{"http2/$_"} - $c0->{"http2/$_"} }
+        qw(server client_reset);
+
+    is($d{server} + $d{client_reset}, $n,
+       "keepalive_requests: $n closes (server $d{server},"
+       . " client_reset $d{client_reset})");
+    $t->moved_ok($c0, $c1, { 'http2/server' => $d{server},
+                             'http2/client_reset' => $d{client_reset} },
+                 'keepalive_requests: nothing else moved');
+    is($c1->{accepted} - $c0->{accepted}, $n, 'keepalive_requests: accepted');
+
+    $t->wait_tw_server($tws + $d{server}, %port);
+    select undef, undef, undef, 0.2;
+    is($t->tw_server(%port) - $tws, $d{server},
+       'keepalive_requests: kernel: a server TIME-WAIT per server close');
+    is($t->tw_client(%port) - $twc, 0,
+       'keepalive_requests: kernel: none on the client');
+}
+
+$t->done;
