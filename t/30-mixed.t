@@ -1,0 +1,128 @@
+#!/usr/bin/perl
+
+# Conservation under a mixed load: five client processes at once
+# against 2 workers, thousands of connections of every kind (HTTP/1.0,
+# keep-alive, Connection: close, idle timeouts, preconnects, client
+# resets).  Afterwards every accepted connection is counted exactly once,
+# nothing lands in "other", and the module's FIN counts are the kernel's
+# TIME-WAIT counts, on both sides.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use POSIX ();
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+plan skip_all => 'ab (apache2-utils) is needed'
+    unless grep { -x "$_/ab" } split /:/, $ENV{PATH};
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { worker_connections 1024; }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    access_log off;
+    keepalive_timeout 1s;
+    client_header_timeout 1s;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "ok\n"; }
+        location = /drop { return 444; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+    }
+}
+EOF
+
+$t->run;
+
+my $port = $t->port;
+my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+
+my @clients = (
+    sub { exec "ab -q -n 1500 -c 10 http://127.0.0.1:$port/ >/dev/null 2>&1" },
+    sub { exec "ab -q -k -n 1500 -c 10 http://127.0.0.1:$port/"
+               . " >/dev/null 2>&1" },
+    sub {   # keep-alive, then a reset
+        for (1 .. 200) {
+            my $s = $t->request($get, keep => 1) or next;
+            $t->reset($s);
+        }
+    },
+    sub {   # Connection: close, and 444
+        for my $i (1 .. 300) {
+            my $path = $i % 3 ? '/' : '/drop';
+            $t->request("GET $path HTTP/1.1\r\nHost: x\r\n"
+                        . "Connection: close\r\n\r\n");
+        }
+    },
+    sub {   # idle: preconnects and kept-alive connections nginx times out
+        for (1 .. 4) {
+            my @s = ((map { $t->connect } 1 .. 25),
+                     (map { $t->request($get, keep => 1) } 1 .. 25));
+            $t->wait_close($_, timeout => 5) for grep { $_ } @s;
+            $t->close($_) for grep { $_ } @s;
+        }
+    },
+);
+
+my @pids;
+for my $client (@clients) {
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $client->();
+        POSIX::_exit(0);
+    }
+    push @pids, $pid;
+}
+
+my $failed = 0;
+for (@pids) {
+    waitpid $_, 0;
+    $failed++ if $?;
+}
+is($failed, 0, 'every client process finished');
+
+my $c = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c },
+                   timeout => 10);
+ok($c, 'no connection left open') or $c = $t->counts;
+
+ok($c->{accepted} >= 2210, "$c->{accepted} connections accepted");
+$t->conservation_ok($c, 'accepted == sum of every reason + open');
+
+my %by;
+for my $key (grep { m{/} } keys %$c) {
+    my ($reason, $closer) = split m{/}, $key;
+    $by{$closer} += $c->{$key};
+}
+
+is($c->{'other/server'} + $c->{'other/client'} + $c->{'other/server_reset'}
+   + $c->{'other/client_reset'}, 0, 'nothing in "other"');
+
+ok($c->{"$_"} > 0, "$_ seen")
+    for qw(http10/server client_idle/client client_idle/client_reset
+           client_close/server closed_by_config/server
+           no_request_timeout/server keepalive_timeout/server);
+
+$t->wait_tw_server($by{server}, timeout => 5);
+select undef, undef, undef, 0.3;
+is($t->tw_server, $by{server},
+   "kernel: $by{server} TIME-WAIT on the server, one per server FIN");
+is($t->tw_client, $by{client},
+   "kernel: $by{client} TIME-WAIT on the clients, one per client FIN");
+
+diag(sprintf "closes: server %d, client %d, server_reset %d,"
+     . " client_reset %d", map { $by{$_} // 0 }
+     qw(server client server_reset client_reset));
+
+$t->done;
