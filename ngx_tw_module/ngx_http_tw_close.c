@@ -485,9 +485,11 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
-
     ctx->srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
+
+    if (ctx->srv->enable) {
+        (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
+    }
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
