@@ -12,7 +12,8 @@ for what in "$@"; do
     build)   pkgs="$pkgs gcc make libc6-dev libpcre2-dev libssl-dev zlib1g-dev
                    dpkg-dev" ;;
     dynamic) pkgs="$pkgs nginx nginx-dev" ;;
-    test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils" ;;
+    test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils
+                   openssl" ;;
     bench)   pkgs="$pkgs wrk valgrind" ;;
     *)       echo "util/deps.sh: unknown group \"$what\"" >&2; exit 2 ;;
     esac
