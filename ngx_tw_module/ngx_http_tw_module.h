@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770001
+#define NGX_HTTP_TW_MAGIC         0x74770002
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -44,11 +44,16 @@ typedef struct {
 } ngx_http_tw_slot_t;
 
 
+/*
+ * The slab allocator gives this page-aligned memory, so with the slots
+ * first each one starts on its own 128-byte boundary.
+ */
+
 typedef struct {
+    ngx_http_tw_slot_t          slots[NGX_HTTP_TW_SLOTS];
     ngx_uint_t                  magic;
     time_t                      start_time;
     ngx_atomic_t                generation;
-    ngx_http_tw_slot_t          slots[NGX_HTTP_TW_SLOTS];
 } ngx_http_tw_shctx_t;
 
 

@@ -1593,6 +1593,55 @@ the configuration used C<%%PORT_STATUS%%>, else C<PORT>.
 
 The same, without C<format>, returning the plain text body.
 
+=head2 counts(...)
+
+The status as one flat hash: C<"reason/closer"> for every cell of the
+reason x closer table, plus C<accepted>, C<open>, C<closed>,
+C<excluded>, C<requests> and C<generation>.
+
+=head2 moved_ok($before, $after, { 'reason/closer' => n, ... }, $name)
+
+One test: every cell moved by exactly what is listed, and no other cell
+moved.
+
+=head2 conservation_ok($counts, $name)
+
+One test: C<accepted> equals the sum of the table plus C<open>,
+C<closed> equals the sum of the table, and the C<other> row is zero.
+C<done()> runs it once more on the final figures of every test file
+whose configuration serves C<tw_status>.
+
+=head2 case_ok(name => ..., n => N, run => sub { ... }, expect => {...}, tw_server => N, tw_client => N, port => PORT, accepted => N, tw_server_or_abort => N)
+
+Runs the scenario C<n> times, waits until no tracked connection is
+open, and checks: the counters moved exactly as C<expect> says and no
+other moved; C<accepted> moved by C<accepted> (default C<n>); the kernel
+has exactly C<tw_server> more TIME-WAIT sockets on the server's port and
+C<tw_client> more on the client side; the books balance.
+C<tw_server_or_abort> counts server TIME-WAIT sockets together with the
+kernel's C<TCPAbortOnData> resets (a TLS client writing to a socket
+nginx already closed).  Returns the counts after.
+
+=head2 request($raw, %opts)
+
+One connection: sends the bytes, reads one response (unless
+C<< no_response => 1 >>), waits for the server to close and closes.
+With C<< keep => 1 >> it returns the open socket instead.
+
+=head2 backend(port => PORT, handler => sub { my ($sock, $header) = @_ }, max => 50, seconds => 60)
+
+A scripted backend in a child process: accepts at most C<max>
+connections for at most C<seconds>, reads each request header and hands
+the socket to the handler, then closes it.  C<done()> stops it.
+
+=head2 kernel_counter($name)
+
+One of the kernel's TCP counters for this network namespace, by its
+C<nstat> name (C<TcpExtTW>, C<TcpExtTCPAbortOnData>, C<TcpOutRsts>...),
+read from F</proc/net/netstat> and F</proc/net/snmp>.  C<TcpExtTW>
+counts TIME-WAIT sockets as they are created, so it stays exact where
+C<ss> loses sockets that a new connection reused.
+
 =head1 LOGS
 
 =head2 read_file($name), error_log()
