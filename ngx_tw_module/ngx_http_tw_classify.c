@@ -75,7 +75,13 @@ ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
          */
 
         if (s->shut_wr && !s->read_error) {
-            return NGX_HTTP_TW_SERVER;
+
+            /*
+             * both FINs are in; the client's came first if it was already
+             * there when nginx started on the request (a half-close)
+             */
+
+            return s->fin_early ? NGX_HTTP_TW_CLIENT : NGX_HTTP_TW_SERVER;
         }
 
         return NGX_HTTP_TW_CLIENT_RESET;

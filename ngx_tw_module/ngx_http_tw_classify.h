@@ -95,6 +95,7 @@ typedef struct {
     unsigned     unread:1;               /* close() will send RST */
     unsigned     linger_reset:1;         /* SO_LINGER {1, 0}: RST */
     unsigned     shut_wr:1;              /* nginx sent FIN by shutdown() */
+    unsigned     fin_early:1;            /* client FIN in before answer */
 
     /* nginx's connection flags at close */
     unsigned     read_eof:1;

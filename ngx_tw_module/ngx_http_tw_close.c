@@ -9,6 +9,8 @@
  *
  *   - the listener handler: every accepted HTTP connection gets a context
  *     in c->pool and a c->pool cleanup, and is counted as accepted;
+ *   - the post-read phase: whether the client's FIN had already arrived
+ *     when nginx started on the request (epoll reports it with the data);
  *   - the log phase: a snapshot of each request as it ends, with the
  *     keep-alive rules recomputed as nginx applied them;
  *   - the event module's del_conn(), called by ngx_close_connection()
@@ -577,3 +579,27 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     return NGX_OK;
 }
 
+
+ngx_int_t
+ngx_http_tw_post_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_tw_conn_t  *ctx;
+
+    if (r != r->main
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_tw_lookup(r->connection);
+
+    if (ctx != NULL) {
+        ctx->snap.fin_early = (r->connection->read->pending_eof
+                               || r->connection->read->eof);
+    }
+
+    return NGX_DECLINED;
+}

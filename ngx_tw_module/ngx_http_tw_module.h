@@ -94,6 +94,7 @@ ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tw_post_read_handler(ngx_http_request_t *r);
 
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 

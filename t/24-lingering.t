@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use Socket qw(IPPROTO_TCP);
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -25,6 +26,7 @@ http {
     lingering_timeout 1s;
     server {
         listen 127.0.0.1:%%PORT%%;
+        location = /plain { return 200 "ok\n"; }
         location / {
             proxy_pass http://127.0.0.1:%%PORT_2%%;
             proxy_request_buffering off;
@@ -99,5 +101,26 @@ $t->case_ok(name => 'Connection: close with a body', n => $n,
             },
             expect => { 'client_close/server' => $n },
             tw_server => $n, tw_client => 0);
+
+# a client that sends its request and half-closes at once (nc -N, some
+# health checkers): nginx answers, sees the FIN already queued and goes
+# through lingering close, whose shutdown() now follows the client's FIN.
+# TCP_CORK makes the kernel carry the request and the FIN in one segment,
+# so the FIN is surely in before nginx answers.
+
+my $cork = eval { Socket::TCP_CORK() } // 3;
+
+$t->case_ok(name => 'client half-closes with its request', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                setsockopt($s, IPPROTO_TCP, $cork, 1) or die "cork: $!\n";
+                $t->send_raw($s, "GET /plain HTTP/1.0\r\n\r\n");
+                $t->half_close($s);
+                $t->read_response($s) or die "no response\n";
+                $t->wait_close($s);
+                $t->close($s);
+            },
+            expect => { 'http10/client' => $n },
+            tw_server => 0, tw_client => $n);
 
 $t->done;

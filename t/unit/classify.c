@@ -158,6 +158,16 @@ test_closer(void)
     s = snap(REQUEST, CLOSE);
     s->lingering = 1;
     s->shut_wr = 1;
+    s->read_eof = 1;
+    s->fin_early = 1;
+    s->http10 = 1;
+    CHECK(s, CLIENT, HTTP10,
+          "CLOSE after shutdown(), but the client's FIN came with its"
+          " request: client first");
+
+    s = snap(REQUEST, CLOSE);
+    s->lingering = 1;
+    s->shut_wr = 1;
     s->read_error = 1;
     CHECK(s, CLIENT_RESET, LINGERING, "CLOSE with recv error: client RST");
 
