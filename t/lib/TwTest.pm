@@ -269,6 +269,11 @@ sub reload {
         return -1 if $self->_log_since($log_size) =~ /\[emerg\]/;
         my @new = grep { !$before{$_} } $self->worker_pids;
         return 0 if @new < $self->_expected_workers;
+
+        # the old workers still accept until they handle the master's
+        # QUIT; a connection they take would be closed as nginx exits
+        return 0 if grep { $before{$_} } $self->worker_pids;
+
         return $self->_listening;
     }, timeout => $timeout);
 
