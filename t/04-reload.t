@@ -28,11 +28,7 @@ http {
         keepalive_timeout 60s;
         location / { return 200 "ok\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 

@@ -32,11 +32,7 @@ http {
         location /msie { keepalive_disable msie6; return 200 "ok\n"; }
         location /safari { keepalive_disable safari; return 200 "ok\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 
@@ -149,7 +145,7 @@ $t->case_ok(name => 'keepalive_time', n => 2,
 
 SKIP: {
     skip 'ab (apache2-utils) not installed', 5
-        unless grep { -x "$_/ab" } split /:/, $ENV{PATH};
+        unless TwTest::have('ab');
 
     my $port = $t->port;
     my $c0 = $t->counts;

@@ -46,11 +46,7 @@ http {
         tw off;
         location / { return 200 "backend\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 
@@ -71,11 +67,7 @@ sub each_parallel {
             $t->send_raw($s, $raw);
             $s;
         } 1 .. $n;
-        for my $s (@s) {
-            my $how = $t->wait_close($s, timeout => 6);
-            die "expected $end, got $how\n" unless $how eq $end;
-            $t->close($s);
-        }
+        $t->close_all(\@s, expect => $end, timeout => 6);
     };
 }
 
@@ -166,11 +158,7 @@ $t->case_ok(name => 'send_timeout', n => 1, accepted => $n,
                 my @s = stalled($plain);
                 wait_until(sub { $t->counts->{open} == 0 }, timeout => 8)
                     or die "nginx did not give up\n";
-                for my $s (@s) {
-                    my $how = $t->wait_close($s, timeout => 10);
-                    die "got $how\n" unless $how eq 'eof';
-                    $t->close($s);
-                }
+                $t->close_all(\@s, expect => 'eof', timeout => 10);
             },
             expect => { 'send_timeout/server' => $n },
             tw_server => $n, tw_client => 0);
@@ -181,11 +169,7 @@ $t->case_ok(name => 'send_timeout, reset', n => 1, accepted => $n,
                 my @s = stalled($reset);
                 wait_until(sub { $t->counts->{open} == 0 }, timeout => 8)
                     or die "nginx did not give up\n";
-                for my $s (@s) {
-                    my $how = $t->wait_close($s, timeout => 10);
-                    die "got $how\n" unless $how eq 'reset';
-                    $t->close($s);
-                }
+                $t->close_all(\@s, expect => 'reset', timeout => 10);
             },
             expect => { 'send_timeout/server_reset' => $n },
             tw_server => 0, tw_client => 0);

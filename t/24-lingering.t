@@ -39,11 +39,7 @@ http {
         lingering_timeout 1s;
         location / { return 200 "early\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 

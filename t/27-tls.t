@@ -27,13 +27,9 @@ my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
 plan skip_all => 'openssl and curl are needed'
-    unless grep({ -x "$_/openssl" } split /:/, $ENV{PATH})
-        && grep({ -x "$_/curl" } split /:/, $ENV{PATH});
+    unless TwTest::have('openssl', 'curl');
 
-my $p = $t->prefix;
-system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
-       . " -keyout $p/key.pem -out $p/cert.pem >/dev/null 2>&1") == 0
-    or BAIL_OUT('openssl could not make a certificate');
+$t->tls_cert;
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -48,11 +44,7 @@ http {
         location / { return 200 "ok\n"; }
         location /off { keepalive_timeout 0; return 200 "ok\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 
@@ -120,11 +112,7 @@ $t->case_ok(name => 'TLS, preconnect with no handshake', n => 1,
             accepted => $n,
             run => sub {
                 my @s = map { $t->connect } 1 .. $n;
-                for my $s (@s) {
-                    my $how = $t->wait_close($s, timeout => 5);
-                    die "got $how\n" unless $how eq 'eof';
-                    $t->close($s);
-                }
+                $t->close_all(\@s, expect => 'eof', timeout => 5);
             },
             expect => { 'no_request_timeout/server' => $n },
             tw_server => $n, tw_client => 0);

@@ -17,16 +17,13 @@ my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
 plan skip_all => 'curl is needed'
-    unless grep { -x "$_/curl" } split /:/, $ENV{PATH};
+    unless TwTest::have('curl');
 plan skip_all => 'curl without HTTP/2'
     unless `curl -V` =~ /\bHTTP2\b/;
 plan skip_all => 'openssl is needed'
-    unless grep { -x "$_/openssl" } split /:/, $ENV{PATH};
+    unless TwTest::have('openssl');
 
-my $p = $t->prefix;
-system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost"
-       . " -keyout $p/key.pem -out $p/cert.pem >/dev/null 2>&1") == 0
-    or BAIL_OUT('openssl could not make a certificate');
+$t->tls_cert;
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -47,11 +44,7 @@ http {
         keepalive_requests 2;
         location / { return 200 "ok\n"; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 
@@ -86,11 +79,7 @@ $t->case_ok(name => 'HTTP/2, idle timeout', n => 1, accepted => $n,
                     $t->send_raw($s, $preface);
                     $s;
                 } 1 .. $n;
-                for my $s (@s) {
-                    my $how = $t->wait_close($s, timeout => 6);
-                    die "got $how\n" unless $how eq 'eof';
-                    $t->close($s);
-                }
+                $t->close_all(\@s, expect => 'eof', timeout => 6);
             },
             expect => { 'http2/server' => $n },
             tw_server => $n, tw_client => 0);

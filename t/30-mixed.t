@@ -23,7 +23,7 @@ my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
 plan skip_all => 'ab (apache2-utils) is needed'
-    unless grep { -x "$_/ab" } split /:/, $ENV{PATH};
+    unless TwTest::have('ab');
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -38,11 +38,7 @@ http {
         location / { return 200 "ok\n"; }
         location = /drop { return 444; }
     }
-    server {
-        listen 127.0.0.1:%%PORT_STATUS%%;
-        tw off;
-        location = /tw_status { tw_status; }
-    }
+    %%STATUS_SERVER%%
 }
 EOF
 

@@ -30,6 +30,10 @@ our @EXPORT  = qw(wait_until);
 # Repository root: t/lib/TwTest.pm -> two directories up from t/lib.
 my $REPO_ROOT = abs_path(dirname(__FILE__) . '/../..');
 
+# the status server most tests use: on its own port, never counted
+my $STATUS_SERVER = 'server { listen 127.0.0.1:%%PORT_STATUS%%; tw off;'
+    . ' location = /tw_status { tw_status; } }';
+
 # Network namespace state of this process: undef until decided, then
 # 1 (private namespace) or 0 (host namespace).
 our $NETNS;
@@ -149,6 +153,8 @@ sub _one_line {
 sub expand {
     my ($self, $text) = @_;
 
+    # one line, so that line numbers stay those of the template
+    $text =~ s/%%STATUS_SERVER%%/$STATUS_SERVER/g;
     $text =~ s/%%TEST_GLOBALS%%/$self->test_globals/ge;
     $text =~ s/%%TEST_GLOBALS_HTTP%%/$self->test_globals_http/ge;
     $text =~ s/%%PREFIX%%/$self->{prefix}/g;
@@ -174,7 +180,8 @@ sub write_conf {
     my ($self, $template) = @_;
     my $conf = $self->expand($template);
 
-    $self->{uses_status_port} = $template =~ /%%PORT_STATUS%%/ ? 1 : 0;
+    $self->{uses_status_port} =
+        $template =~ /%%(PORT_STATUS|STATUS_SERVER)%%/ ? 1 : 0;
     $self->{conf} = $conf;
     $self->write_file('nginx.conf', $conf);
     return $conf;
@@ -548,6 +555,40 @@ sub _stop_backends {
         kill 'TERM', $pid;
         waitpid $pid, 0;
     }
+}
+
+# close_all(\@sockets, expect => 'eof', timeout => 5): waits until the
+# server has ended each connection the expected way ('eof', 'reset'),
+# closes them, and dies on the first that ended otherwise.
+sub close_all {
+    my ($self, $sockets, %o) = @_;
+    my $expect = $o{expect} // 'eof';
+
+    for my $s (@$sockets) {
+        my $how = $self->wait_close($s, timeout => $o{timeout} // 5);
+        die "expected $expect, got $how\n" unless $how eq $expect;
+        CORE::close($s);
+    }
+}
+
+# tls_cert(): a self-signed certificate for localhost, as
+# PREFIX/cert.pem and PREFIX/key.pem
+sub tls_cert {
+    my ($self) = @_;
+    my $p = $self->{prefix};
+    system("openssl req -x509 -newkey rsa:2048 -nodes -days 2"
+           . " -subj /CN=localhost -keyout $p/key.pem -out $p/cert.pem"
+           . " >/dev/null 2>&1") == 0
+        or Test::More::BAIL_OUT('openssl could not make a certificate');
+}
+
+# TwTest::have('curl', ...): every named program is on PATH
+sub have {
+    shift if blessed $_[0] && $_[0]->isa(__PACKAGE__);
+    for my $tool (@_) {
+        return 0 unless grep { -x "$_/$tool" } split /:/, $ENV{PATH} // '';
+    }
+    return 1;
 }
 
 ###########################################################################
