@@ -34,7 +34,8 @@ NGX_FLAGS    := --with-debug --with-http_ssl_module --with-http_v2_module \
 MODULE_FILES := $(TOP)/config $(wildcard $(TOP)/ngx_tw_module/*.[ch])
 
 # a release tarball has ./configure, a git checkout auto/configure
-CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,auto/configure)
+CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
+                  auto/configure)
 
 PROVE_JOBS   ?= $(JOBS)
 

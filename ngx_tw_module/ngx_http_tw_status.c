@@ -37,7 +37,7 @@ static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
 
 
 #define NGX_HTTP_TW_TEXT_HEADER                                              \
-    "reason                           server "                          \
+    "reason                           server "                               \
     "      client server_reset client_reset\n"
 
 
