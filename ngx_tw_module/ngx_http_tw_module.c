@@ -14,6 +14,9 @@ static void *ngx_http_tw_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_tw_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static void *ngx_http_tw_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static char *ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_tw_init(ngx_conf_t *cf);
@@ -37,6 +40,13 @@ static ngx_command_t  ngx_http_tw_commands[] = {
       0,
       NULL },
 
+    { ngx_string("tw_status_format"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tw_loc_conf_t, format),
+      &ngx_http_tw_status_formats },
+
       ngx_null_command
 };
 
@@ -51,8 +61,8 @@ static ngx_http_module_t  ngx_http_tw_module_ctx = {
     ngx_http_tw_create_srv_conf,           /* create server configuration */
     ngx_http_tw_merge_srv_conf,            /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_tw_create_loc_conf,           /* create location configuration */
+    ngx_http_tw_merge_loc_conf             /* merge location configuration */
 };
 
 
@@ -117,6 +127,35 @@ ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tw_srv_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 1);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_tw_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_tw_loc_conf_t  *twlcf;
+
+    twlcf = ngx_palloc(cf->pool, sizeof(ngx_http_tw_loc_conf_t));
+    if (twlcf == NULL) {
+        return NULL;
+    }
+
+    twlcf->format = NGX_CONF_UNSET_UINT;
+
+    return twlcf;
+}
+
+
+static char *
+ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tw_loc_conf_t *prev = parent;
+    ngx_http_tw_loc_conf_t *conf = child;
+
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_HTTP_TW_FORMAT_TEXT);
 
     return NGX_CONF_OK;
 }

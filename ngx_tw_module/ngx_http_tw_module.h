@@ -69,6 +69,16 @@ typedef struct {
 } ngx_http_tw_srv_conf_t;
 
 
+#define NGX_HTTP_TW_FORMAT_TEXT        0
+#define NGX_HTTP_TW_FORMAT_JSON        1
+#define NGX_HTTP_TW_FORMAT_PROMETHEUS  2
+
+
+typedef struct {
+    ngx_uint_t                  format;      /* tw_status_format */
+} ngx_http_tw_loc_conf_t;
+
+
 /* one per tracked client connection, in c->pool */
 
 typedef struct {
@@ -100,6 +110,8 @@ extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 
 /* ngx_http_tw_status.c */
 ngx_int_t ngx_http_tw_status_handler(ngx_http_request_t *r);
+
+extern ngx_conf_enum_t  ngx_http_tw_status_formats[];
 
 
 extern ngx_module_t  ngx_http_tw_module;

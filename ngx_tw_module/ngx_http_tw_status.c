@@ -10,10 +10,6 @@
 #include "ngx_http_tw_module.h"
 
 
-#define NGX_HTTP_TW_FORMAT_TEXT  0
-#define NGX_HTTP_TW_FORMAT_JSON  1
-
-
 typedef struct {
     ngx_http_tw_counters_t   sum;
     ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
@@ -34,6 +30,35 @@ static void ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
+static u_char *ngx_http_tw_status_prometheus(u_char *p,
+    ngx_http_tw_report_t *rp);
+
+
+typedef u_char *(*ngx_http_tw_render_pt)(u_char *p, ngx_http_tw_report_t *rp);
+
+
+/* indexed by NGX_HTTP_TW_FORMAT_* */
+
+ngx_conf_enum_t  ngx_http_tw_status_formats[] = {
+    { ngx_string("text"), NGX_HTTP_TW_FORMAT_TEXT },
+    { ngx_string("json"), NGX_HTTP_TW_FORMAT_JSON },
+    { ngx_string("prometheus"), NGX_HTTP_TW_FORMAT_PROMETHEUS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_str_t  ngx_http_tw_content_types[] = {
+    ngx_string("text/plain"),
+    ngx_string("application/json"),
+    ngx_string("text/plain; version=0.0.4"),
+};
+
+
+static ngx_http_tw_render_pt  ngx_http_tw_renderers[] = {
+    ngx_http_tw_status_text,
+    ngx_http_tw_status_json,
+    ngx_http_tw_status_prometheus,
+};
 
 
 #define NGX_HTTP_TW_TEXT_HEADER                                              \
@@ -41,11 +66,14 @@ static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
     "      client server_reset client_reset\n"
 
 
-/* the widest line of either format, with every number at its widest */
+/*
+ * An upper bound for any format: one line per reason and closer (the
+ * Prometheus table), and as many again for the rest, each at most 192
+ * bytes with every number at its widest.
+ */
 
-#define NGX_HTTP_TW_LINE_LEN                                                 \
-    (64 + NGX_HTTP_TW_NCLOSERS * (sizeof("\"client_reset\":,") - 1          \
-                                  + NGX_ATOMIC_T_LEN + 1))
+#define NGX_HTTP_TW_STATUS_LEN                                               \
+    ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 64) * 192)
 
 
 ngx_int_t
@@ -60,6 +88,7 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     ngx_chain_t               out;
     ngx_table_elt_t          *allow;
     ngx_http_tw_report_t      rp;
+    ngx_http_tw_loc_conf_t   *twlcf;
     ngx_http_tw_main_conf_t  *twmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -82,6 +111,9 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    twlcf = ngx_http_get_module_loc_conf(r, ngx_http_tw_module);
+
+    format = twlcf->format;
     error.data = msg;
 
     rc = ngx_http_tw_status_format(r, &format, &error);
@@ -98,22 +130,16 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
 
     ngx_http_tw_status_collect(twmcf->sh, &rp);
 
-    size = (NGX_HTTP_TW_NREASONS + 16) * NGX_HTTP_TW_LINE_LEN;
+    size = NGX_HTTP_TW_STATUS_LEN;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (format == NGX_HTTP_TW_FORMAT_JSON) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        b->last = ngx_http_tw_status_json(b->last, &rp);
+    b->last = ngx_http_tw_renderers[format](b->last, &rp);
 
-    } else {
-        ngx_str_set(&r->headers_out.content_type, "text/plain");
-        b->last = ngx_http_tw_status_text(b->last, &rp);
-    }
-
+    r->headers_out.content_type = ngx_http_tw_content_types[format];
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
@@ -136,29 +162,31 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
 }
 
 
-/* "error" points to 128 bytes for the reason of a refusal */
+/*
+ * "format" comes in with the location's default; "error" points to 128
+ * bytes for the reason of a refusal
+ */
 
 static ngx_int_t
 ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format,
     ngx_str_t *error)
 {
-    u_char     *p;
-    ngx_str_t   value;
-    ngx_uint_t  i;
-
-    *format = NGX_HTTP_TW_FORMAT_TEXT;
+    u_char           *p;
+    ngx_str_t         value;
+    ngx_uint_t        i;
+    ngx_conf_enum_t  *f;
 
     if (ngx_http_arg(r, (u_char *) "format", 6, &value) != NGX_OK) {
         return NGX_OK;
     }
 
-    if (value.len == 4 && ngx_strncmp(value.data, "text", 4) == 0) {
-        return NGX_OK;
-    }
-
-    if (value.len == 4 && ngx_strncmp(value.data, "json", 4) == 0) {
-        *format = NGX_HTTP_TW_FORMAT_JSON;
-        return NGX_OK;
+    for (f = ngx_http_tw_status_formats; f->name.len; f++) {
+        if (value.len == f->name.len
+            && ngx_strncmp(value.data, f->name.data, value.len) == 0)
+        {
+            *format = f->value;
+            return NGX_OK;
+        }
     }
 
     p = ngx_cpymem(error->data, "unknown format \"",
@@ -169,8 +197,9 @@ ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format,
                 && value.data[i] != '"') ? value.data[i] : '?';
     }
 
-    p = ngx_cpymem(p, "\", use \"text\" or \"json\"\n",
-                   sizeof("\", use \"text\" or \"json\"\n") - 1);
+    p = ngx_cpymem(p, "\", use \"text\", \"json\" or \"prometheus\"\n",
+                   sizeof("\", use \"text\", \"json\" or \"prometheus\"\n")
+                   - 1);
 
     error->len = p - error->data;
 
@@ -325,6 +354,74 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
     }
 
     p = ngx_cpymem(p, "\n}}\n", sizeof("\n}}\n") - 1);
+
+    return p;
+}
+
+
+/*
+ * The Prometheus text exposition format: counters end in _total, times
+ * are in seconds, and no gauge shares a name with a counter.
+ */
+
+static u_char *
+ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
+{
+    ngx_uint_t  r, k;
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_tw_info The ngx_tw module and nginx versions.\n"
+            "# TYPE nginx_tw_info gauge\n"
+            "nginx_tw_info{version=\"%s\",nginx_version=\"%s\"} 1\n"
+            "# HELP nginx_tw_start_time_seconds When the counters started"
+            " (unix time).\n"
+            "# TYPE nginx_tw_start_time_seconds gauge\n"
+            "nginx_tw_start_time_seconds %T\n"
+            "# HELP nginx_tw_reloads_total Reloads since the counters"
+            " started.\n"
+            "# TYPE nginx_tw_reloads_total counter\n"
+            "nginx_tw_reloads_total %uA\n",
+            NGX_HTTP_TW_VERSION, NGINX_VERSION, rp->start_time,
+            rp->generation);
+
+    p = ngx_sprintf(p,
+            "# HELP nginx_tw_connections_accepted_total Client connections"
+            " accepted and tracked.\n"
+            "# TYPE nginx_tw_connections_accepted_total counter\n"
+            "nginx_tw_connections_accepted_total %uA\n"
+            "# HELP nginx_tw_connections_excluded_total Connections that"
+            " closed in a server with tw off.\n"
+            "# TYPE nginx_tw_connections_excluded_total counter\n"
+            "nginx_tw_connections_excluded_total %uA\n"
+            "# HELP nginx_tw_connections_open Tracked connections open"
+            " now.\n"
+            "# TYPE nginx_tw_connections_open gauge\n"
+            "nginx_tw_connections_open %uA\n"
+            "# HELP nginx_tw_requests_total Requests on tracked"
+            " connections.\n"
+            "# TYPE nginx_tw_requests_total counter\n"
+            "nginx_tw_requests_total %uA\n",
+            rp->accepted, rp->sum.excluded, rp->open, rp->sum.requests);
+
+    p = ngx_cpymem(p,
+            "# HELP nginx_tw_connections_closed_total Closed connections,"
+            " by who sent the first FIN (or the RST) and why.\n"
+            "# TYPE nginx_tw_connections_closed_total counter\n",
+            sizeof("# HELP nginx_tw_connections_closed_total Closed"
+                   " connections, by who sent the first FIN (or the RST)"
+                   " and why.\n"
+                   "# TYPE nginx_tw_connections_closed_total counter\n")
+            - 1);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            p = ngx_sprintf(p, "nginx_tw_connections_closed_total"
+                            "{reason=\"%V\",closer=\"%V\"} %uA\n",
+                            &ngx_http_tw_reason_names[r],
+                            &ngx_http_tw_closer_names[k],
+                            rp->sum.closes[r][k]);
+        }
+    }
 
     return p;
 }

@@ -13,7 +13,7 @@ for what in "$@"; do
                    dpkg-dev" ;;
     dynamic) pkgs="$pkgs nginx nginx-dev" ;;
     test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils
-                   openssl" ;;
+                   openssl prometheus" ;;
     bench)   pkgs="$pkgs wrk valgrind" ;;
     *)       echo "util/deps.sh: unknown group \"$what\"" >&2; exit 2 ;;
     esac
