@@ -33,13 +33,11 @@
 static void ngx_http_tw_init_connection(ngx_connection_t *c);
 static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
     ngx_connection_t *c, ngx_uint_t *final);
-static ngx_inline ngx_http_tw_conn_t *ngx_http_tw_lookup(
-    ngx_connection_t *c);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
-static void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
 static void ngx_http_tw_close_handler(void *data);
 static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx);
+static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx);
 
 
 static ngx_http_tw_conn_t       **ngx_http_tw_conns;
@@ -136,7 +134,7 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
         c = ctx->connection;
 
         if (c->fd != (ngx_socket_t) -1) {
-            ngx_http_tw_probe(c, ctx);
+            ngx_http_tw_probe(c, ctx, &ctx->snap);
         }
 
         ctx->snap.terminate = 1;
@@ -267,7 +265,7 @@ ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
 }
 
 
-static ngx_inline ngx_http_tw_conn_t *
+ngx_http_tw_conn_t *
 ngx_http_tw_lookup(ngx_connection_t *c)
 {
     ngx_uint_t           i;
@@ -308,7 +306,7 @@ ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
         ctx = ngx_http_tw_lookup(c);
 
         if (ctx != NULL) {
-            ngx_http_tw_probe(c, ctx);
+            ngx_http_tw_probe(c, ctx, &ctx->snap);
         }
     }
 
@@ -318,8 +316,9 @@ ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
 
 /* the kernel's view of the socket, just before close() */
 
-static void
-ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
+void
+ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
+    ngx_http_tw_snapshot_t *s)
 {
     int                        n;
     socklen_t                  len;
@@ -331,16 +330,19 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
     ngx_http_v2_connection_t  *h2c;
 #endif
 
+    s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
+    s->unread = 0;
+
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     len = sizeof(struct tcp_info);
 
     if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-        ctx->snap.tcp_state = ti.tcpi_state;
+        s->tcp_state = ti.tcpi_state;
     }
 #endif
 
     if (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
-        ctx->snap.unread = 1;
+        s->unread = 1;
     }
 
     /*
@@ -354,7 +356,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
         if (getsockopt(c->fd, SOL_SOCKET, SO_LINGER, &linger, &len) == 0
             && linger.l_onoff && linger.l_linger == 0)
         {
-            ctx->snap.linger_reset = 1;
+            s->linger_reset = 1;
         }
     }
 
@@ -369,7 +371,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
         h2c = c->data;
 
         if (h2c != NULL && h2c->connection == c) {
-            ctx->snap.shut_wr = (h2c->lingering_time != 0);
+            s->shut_wr = (h2c->lingering_time != 0);
         }
     }
 #endif
@@ -398,9 +400,7 @@ ngx_http_tw_close_handler(void *data)
 static void
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 {
-    char                    *action;
     ngx_uint_t               closer, reason;
-    ngx_connection_t        *c;
     ngx_http_tw_snapshot_t  *s;
 
     if (ctx->srv != NULL && !ctx->srv->enable) {
@@ -408,29 +408,56 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
         return;
     }
 
-    c = ctx->connection;
     s = &ctx->snap;
-    action = c->log->action;
+    s->phase = ngx_http_tw_phase(ctx);
+
+    ngx_http_tw_decide(ctx->connection, s, &closer, &reason);
+
+    (void) ngx_atomic_fetch_add(
+                          &ngx_http_tw_counters->closes[reason][closer], 1);
+}
+
+
+static ngx_uint_t
+ngx_http_tw_phase(ngx_http_tw_conn_t *ctx)
+{
+    char  *action;
+
+    action = ctx->connection->log->action;
 
     if (ctx->http2
         || (action
             && ngx_strcmp(action, "processing HTTP/2 connection") == 0))
     {
-        s->phase = NGX_HTTP_TW_PHASE_HTTP2;
-
-    } else if (ctx->state == NGX_HTTP_TW_STATE_REQUEST) {
-        s->phase = NGX_HTTP_TW_PHASE_REQUEST;
-
-    } else if (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE) {
-        s->phase = NGX_HTTP_TW_PHASE_KEEPALIVE;
-
-    } else if (action && ngx_strcmp(action, "SSL handshaking") == 0) {
-        s->phase = NGX_HTTP_TW_PHASE_HANDSHAKE;
-
-    } else {
-        s->phase = NGX_HTTP_TW_PHASE_WAIT;
+        return NGX_HTTP_TW_PHASE_HTTP2;
     }
 
+    if (ctx->state == NGX_HTTP_TW_STATE_REQUEST) {
+        return NGX_HTTP_TW_PHASE_REQUEST;
+    }
+
+    if (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE) {
+        return NGX_HTTP_TW_PHASE_KEEPALIVE;
+    }
+
+    if (action && ngx_strcmp(action, "SSL handshaking") == 0) {
+        return NGX_HTTP_TW_PHASE_HANDSHAKE;
+    }
+
+    return NGX_HTTP_TW_PHASE_WAIT;
+}
+
+
+/*
+ * Completes a snapshot with the connection's flags and classifies it;
+ * s->phase is set, and in the request phase the flags nginx had when the
+ * request was logged are already in.
+ */
+
+void
+ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
+    ngx_uint_t *closer, ngx_uint_t *reason)
+{
     s->read_eof = c->read->eof;
     s->read_error = c->read->error;
     s->read_timedout = c->read->timedout;
@@ -444,29 +471,22 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 
     } /* else as the log phase saw them, before a delayed TLS shutdown */
 
-    closer = ngx_http_tw_closer(s);
-    reason = ngx_http_tw_reason(s, closer);
+    *closer = ngx_http_tw_closer(s);
+    *reason = ngx_http_tw_reason(s, *closer);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
                    s->phase, s->tcp_state,
-                   &ngx_http_tw_closer_names[closer],
-                   &ngx_http_tw_reason_names[reason]);
-
-    (void) ngx_atomic_fetch_add(
-                          &ngx_http_tw_counters->closes[reason][closer], 1);
+                   &ngx_http_tw_closer_names[*closer],
+                   &ngx_http_tw_reason_names[*reason]);
 }
 
 
 ngx_int_t
 ngx_http_tw_log_handler(ngx_http_request_t *r)
 {
-    ngx_time_t                *tp;
-    ngx_msec_t                 age;
-    ngx_msec_int_t             took;
     ngx_connection_t          *c;
     ngx_http_tw_conn_t        *ctx;
-    ngx_http_tw_snapshot_t    *s;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (r != r->main) {
@@ -493,13 +513,13 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
     }
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
 #if (NGX_HTTP_V2)
     if (r->stream) {
         ctx->http2 = 1;
 
         /* free_request() is about to set SO_LINGER on the shared socket */
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
         if (r->connection->timedout && clcf->reset_timedout_connection) {
             ctx->stream_reset = 1;
@@ -509,8 +529,6 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     }
 #endif
 
-    s = &ctx->snap;
-
     /*
      * ngx_http_set_keepalive() frees the request with r->count 1;
      * every closing path frees it with r->count 0
@@ -518,17 +536,45 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     if (r->count == 1) {
         ctx->state = NGX_HTTP_TW_STATE_KEEPALIVE;
-        s->shut_wr = 0;
+        ctx->snap.shut_wr = 0;
         return NGX_OK;
     }
 
     ctx->state = NGX_HTTP_TW_STATE_REQUEST;
+
+    ngx_http_tw_request_snapshot(r, &ctx->snap);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The last request as nginx decided it, taken when the request is logged
+ * on a closing path: the keep-alive rules recomputed in nginx's order,
+ * and the connection's flags before a delayed TLS shutdown can add to
+ * them.
+ */
+
+void
+ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
+{
+    ngx_time_t                *tp;
+    ngx_msec_t                 age;
+    ngx_msec_int_t             took;
+    ngx_connection_t          *c;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = r->connection;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     s->status = r->headers_out.status;
     s->conn_close = c->close;
     s->conn_error = c->error;
     s->conn_timedout = c->timedout;
     s->write_timedout = c->write->timedout;
+
+    /* free_request() sets SO_LINGER {1, 0} right after the log phase */
+    s->linger_reset = (c->timedout && clcf->reset_timedout_connection);
 
     /* the closing paths leave r->keepalive as nginx last decided it */
     s->keepalive_off = !r->keepalive;
@@ -575,8 +621,6 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
                           && r->headers_out.status >= NGX_HTTP_OK
                           && r->headers_out.status != NGX_HTTP_NO_CONTENT
                           && r->headers_out.status != NGX_HTTP_NOT_MODIFIED);
-
-    return NGX_OK;
 }
 
 

@@ -52,7 +52,7 @@ static ngx_command_t  ngx_http_tw_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_tw_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_tw_add_variables,             /* preconfiguration */
     ngx_http_tw_init,                      /* postconfiguration */
 
     ngx_http_tw_create_main_conf,          /* create main configuration */

@@ -105,8 +105,18 @@ ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
 void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tw_post_read_handler(ngx_http_request_t *r);
+ngx_http_tw_conn_t *ngx_http_tw_lookup(ngx_connection_t *c);
+void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
+    ngx_http_tw_snapshot_t *s);
+void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
+    ngx_http_tw_snapshot_t *s);
+void ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
+    ngx_uint_t *closer, ngx_uint_t *reason);
 
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
+
+/* ngx_http_tw_variables.c */
+ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_tw_status.c */
 ngx_int_t ngx_http_tw_status_handler(ngx_http_request_t *r);
