@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770002
+#define NGX_HTTP_TW_MAGIC         0x74770003
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -54,6 +54,11 @@ typedef struct {
     ngx_uint_t                  magic;
     time_t                      start_time;
     ngx_atomic_t                generation;
+
+    /* the sums at the last reset (POST or DELETE), under shpool->mutex */
+    ngx_http_tw_counters_t      baseline;
+    time_t                      reset_time;
+    ngx_atomic_t                resets;
 } ngx_http_tw_shctx_t;
 
 
@@ -76,6 +81,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                  format;      /* tw_status_format */
+    ngx_flag_t                  reset;       /* tw_status_reset */
 } ngx_http_tw_loc_conf_t;
 
 

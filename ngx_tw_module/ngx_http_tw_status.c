@@ -18,16 +18,29 @@ typedef struct {
     ngx_atomic_uint_t        accepted;
     ngx_atomic_uint_t        open;
     ngx_atomic_uint_t        generation;
+    ngx_atomic_uint_t        resets;
     time_t                   start_time;
+    time_t                   period_start;
+    ngx_uint_t               period;
+    ngx_uint_t               after_reset;   /* the period began at a reset */
 } ngx_http_tw_report_t;
 
 
-static ngx_int_t ngx_http_tw_status_format(ngx_http_request_t *r,
-    ngx_uint_t *format, ngx_str_t *error);
+/* which figures a response shows */
+
+#define NGX_HTTP_TW_SINCE_START  0   /* GET: since the counters started */
+#define NGX_HTTP_TW_SINCE_RESET  1   /* GET ?since=reset: this period */
+#define NGX_HTTP_TW_RESET        2   /* POST, DELETE: end this period */
+
+
+static ngx_int_t ngx_http_tw_status_args(ngx_http_request_t *r,
+    ngx_uint_t *format, ngx_uint_t *period, ngx_str_t *error);
+static ngx_int_t ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
+    ngx_http_tw_loc_conf_t *twlcf);
 static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
-static void ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh,
-    ngx_http_tw_report_t *rp);
+static void ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t period, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_prometheus(u_char *p,
@@ -84,25 +97,18 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     ngx_int_t                 rc;
     ngx_buf_t                *b;
     ngx_str_t                 error;
-    ngx_uint_t                format;
+    ngx_uint_t                format, period;
     ngx_chain_t               out;
-    ngx_table_elt_t          *allow;
     ngx_http_tw_report_t      rp;
     ngx_http_tw_loc_conf_t   *twlcf;
     ngx_http_tw_main_conf_t  *twmcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+    twlcf = ngx_http_get_module_loc_conf(r, ngx_http_tw_module);
 
-        allow = ngx_list_push(&r->headers_out.headers);
-        if (allow == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        allow->hash = 1;
-        ngx_str_set(&allow->key, "Allow");
-        ngx_str_set(&allow->value, "GET, HEAD");
-
-        return NGX_HTTP_NOT_ALLOWED;
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))
+        && !(twlcf->reset && (r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))))
+    {
+        return ngx_http_tw_status_not_allowed(r, twlcf);
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -111,15 +117,17 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    twlcf = ngx_http_get_module_loc_conf(r, ngx_http_tw_module);
-
     format = twlcf->format;
     error.data = msg;
 
-    rc = ngx_http_tw_status_format(r, &format, &error);
+    rc = ngx_http_tw_status_args(r, &format, &period, &error);
 
     if (rc != NGX_OK) {
         return ngx_http_tw_status_error(r, rc, &error);
+    }
+
+    if (r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE)) {
+        period = NGX_HTTP_TW_RESET;
     }
 
     twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
@@ -128,7 +136,12 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_tw_status_collect(twmcf->sh, &rp);
+    ngx_http_tw_status_collect(twmcf, period, &rp);
+
+    if (period == NGX_HTTP_TW_RESET) {
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                      "tw: counters reset by %V", &r->connection->addr_text);
+    }
 
     size = NGX_HTTP_TW_STATUS_LEN;
 
@@ -162,44 +175,105 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
 }
 
 
+static ngx_int_t
+ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
+    ngx_http_tw_loc_conf_t *twlcf)
+{
+    ngx_table_elt_t  *allow;
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+
+    if (twlcf->reset) {
+        ngx_str_set(&allow->value, "GET, HEAD, POST, DELETE");
+
+    } else {
+        ngx_str_set(&allow->value, "GET, HEAD");
+    }
+
+    return NGX_HTTP_NOT_ALLOWED;
+}
+
+
 /*
- * "format" comes in with the location's default; "error" points to 128
- * bytes for the reason of a refusal
+ * ?format= (the location's default comes in "format") and ?since=;
+ * "error" points to 128 bytes for the reason of a refusal
  */
 
 static ngx_int_t
-ngx_http_tw_status_format(ngx_http_request_t *r, ngx_uint_t *format,
-    ngx_str_t *error)
+ngx_http_tw_status_args(ngx_http_request_t *r, ngx_uint_t *format,
+    ngx_uint_t *period, ngx_str_t *error)
 {
-    u_char           *p;
-    ngx_str_t         value;
+    u_char           *p, *last;
+    ngx_str_t         value, hint;
     ngx_uint_t        i;
     ngx_conf_enum_t  *f;
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &value) != NGX_OK) {
-        return NGX_OK;
-    }
+    *period = NGX_HTTP_TW_SINCE_START;
 
-    for (f = ngx_http_tw_status_formats; f->name.len; f++) {
-        if (value.len == f->name.len
-            && ngx_strncmp(value.data, f->name.data, value.len) == 0)
+    if (ngx_http_arg(r, (u_char *) "since", 5, &value) == NGX_OK) {
+
+        if (value.len == 5 && ngx_strncmp(value.data, "reset", 5) == 0) {
+            *period = NGX_HTTP_TW_SINCE_RESET;
+
+        } else if (value.len != 5
+                   || ngx_strncmp(value.data, "start", 5) != 0)
         {
-            *format = f->value;
-            return NGX_OK;
+            ngx_str_set(&hint, "unknown \"since\", use \"start\" or \"reset\"");
+            goto unknown;
         }
     }
 
-    p = ngx_cpymem(error->data, "unknown format \"",
-                   sizeof("unknown format \"") - 1);
+    if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
 
-    for (i = 0; i < value.len && i < 32; i++) {
+        for (f = ngx_http_tw_status_formats; f->name.len; f++) {
+            if (value.len == f->name.len
+                && ngx_strncmp(value.data, f->name.data, value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (f->name.len == 0) {
+            ngx_str_set(&hint, "unknown format, use \"text\", \"json\" or"
+                               " \"prometheus\"");
+            goto unknown;
+        }
+
+        *format = f->value;
+    }
+
+    if (*format == NGX_HTTP_TW_FORMAT_PROMETHEUS
+        && (*period == NGX_HTTP_TW_SINCE_RESET
+            || (r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))))
+    {
+        ngx_str_set(&hint, "Prometheus counters never go back: since=reset"
+                           " and resets are for text and json");
+        error->len = ngx_sprintf(error->data, "%V\n", &hint) - error->data;
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    return NGX_OK;
+
+unknown:
+
+    /* the hint, then the value as sent, printable bytes only */
+
+    p = ngx_sprintf(error->data, "%V: \"", &hint);
+    last = error->data + 128 - 3;
+
+    for (i = 0; i < value.len && p < last; i++) {
         *p++ = (value.data[i] >= 0x20 && value.data[i] < 0x7f
                 && value.data[i] != '"') ? value.data[i] : '?';
     }
 
-    p = ngx_cpymem(p, "\", use \"text\", \"json\" or \"prometheus\"\n",
-                   sizeof("\", use \"text\", \"json\" or \"prometheus\"\n")
-                   - 1);
+    *p++ = '"';
+    *p++ = LF;
 
     error->len = p - error->data;
 
@@ -243,33 +317,83 @@ ngx_http_tw_status_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* one consistent snapshot per response */
+/*
+ * One consistent snapshot per response.  Since a reset, the sums are read
+ * under the zone's mutex, which only status requests take, so that a
+ * concurrent reset cannot make a figure go below its baseline.
+ */
 
 static void
-ngx_http_tw_status_collect(ngx_http_tw_shctx_t *sh, ngx_http_tw_report_t *rp)
+ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
+    ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t          r, k;
-    ngx_atomic_uint_t   n;
+    ngx_uint_t               r, k;
+    ngx_atomic_uint_t        n, open;
+    ngx_http_tw_shctx_t     *sh;
+    ngx_http_tw_counters_t  *sum, base;
+
+    sh = twmcf->sh;
+    sum = &rp->sum;
 
     ngx_memzero(rp, sizeof(ngx_http_tw_report_t));
 
-    ngx_http_tw_zone_read(sh, &rp->sum);
+    rp->period = period;
+    rp->start_time = sh->start_time;
+    rp->period_start = sh->start_time;
+
+    if (period == NGX_HTTP_TW_SINCE_START) {
+        ngx_http_tw_zone_read(sh, sum);
+        ngx_memzero(&base, sizeof(ngx_http_tw_counters_t));
+
+    } else {
+        ngx_shmtx_lock(&twmcf->shpool->mutex);
+
+        ngx_http_tw_zone_read(sh, sum);
+
+        base = sh->baseline;
+
+        if (sh->reset_time) {
+            rp->period_start = sh->reset_time;
+            rp->after_reset = 1;
+        }
+
+        if (period == NGX_HTTP_TW_RESET) {
+            sh->baseline = *sum;
+            sh->reset_time = ngx_time();
+            sh->resets++;
+        }
+
+        ngx_shmtx_unlock(&twmcf->shpool->mutex);
+    }
+
+    rp->resets = sh->resets;
+    rp->generation = sh->generation;
+
+    /* open is a gauge: the connections open now, in any period */
+
+    open = sum->accepted - sum->excluded;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            n = rp->sum.closes[r][k];
+            open -= sum->closes[r][k];
+
+            n = sum->closes[r][k] - base.closes[r][k];
+            sum->closes[r][k] = n;
+
             rp->reasons[r] += n;
             rp->closers[k] += n;
             rp->closed += n;
         }
     }
 
+    sum->accepted -= base.accepted;
+    sum->excluded -= base.excluded;
+    sum->requests -= base.requests;
+
     /* connections whose server has "tw off" are not reported */
 
-    rp->accepted = rp->sum.accepted - rp->sum.excluded;
-    rp->open = rp->accepted - rp->closed;
-    rp->generation = sh->generation;
-    rp->start_time = sh->start_time;
+    rp->accepted = sum->accepted - sum->excluded;
+    rp->open = open;
 }
 
 
@@ -284,6 +408,16 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 
     p = ngx_sprintf(p, "uptime: %T s, reloads: %uA\n",
                     ngx_time() - rp->start_time, rp->generation);
+
+    if (rp->period == NGX_HTTP_TW_SINCE_START) {
+        p = ngx_sprintf(p, "period: since start, resets: %uA\n",
+                        rp->resets);
+
+    } else {
+        p = ngx_sprintf(p, "period: since %s, %T s, resets: %uA\n",
+                        rp->after_reset ? "the last reset" : "start",
+                        ngx_time() - rp->period_start, rp->resets);
+    }
 
     p = ngx_sprintf(p, "connections: accepted %uA, open %uA, closed %uA, "
                     "requests %uA\n",
@@ -326,6 +460,11 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     "\"current_time\":%T,\"generation\":%uA,\n",
                     NGX_HTTP_TW_SCHEMA, NGX_HTTP_TW_VERSION, NGINX_VERSION,
                     rp->start_time, ngx_time(), rp->generation);
+
+    p = ngx_sprintf(p, "\"period\":\"%s\",\"period_start\":%T,"
+                    "\"resets\":%uA,\n",
+                    rp->period == NGX_HTTP_TW_SINCE_START ? "start" : "reset",
+                    rp->period_start, rp->resets);
 
     p = ngx_sprintf(p, "\"connections\":{\"accepted\":%uA,\"open\":%uA,"
                     "\"closed\":%uA,\"excluded\":%uA},\"requests\":%uA,\n",
@@ -380,9 +519,13 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
             "# HELP nginx_tw_reloads_total Reloads since the counters"
             " started.\n"
             "# TYPE nginx_tw_reloads_total counter\n"
-            "nginx_tw_reloads_total %uA\n",
+            "nginx_tw_reloads_total %uA\n"
+            "# HELP nginx_tw_resets_total Resets of the since-reset view"
+            " (these counters never go back).\n"
+            "# TYPE nginx_tw_resets_total counter\n"
+            "nginx_tw_resets_total %uA\n",
             NGX_HTTP_TW_VERSION, NGINX_VERSION, rp->start_time,
-            rp->generation);
+            rp->generation, rp->resets);
 
     p = ngx_sprintf(p,
             "# HELP nginx_tw_connections_accepted_total Client connections"

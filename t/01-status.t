@@ -118,7 +118,8 @@ for my $m (qw(POST PUT DELETE)) {
 
 $r = $t->http_get('/tw_status?format=xml', port => $sp);
 is($r->{status}, 400, 'unknown format: 400');
-like($r->{body}, qr/unknown format "xml", use "text", "json" or "prometheus"/,
+like($r->{body},
+     qr/unknown format, use "text", "json" or "prometheus": "xml"/,
      'unknown format: the reason');
 
 $r = $t->http_get('/tw_status?format=%01%22', port => $sp);

@@ -1,0 +1,146 @@
+#!/usr/bin/perl
+
+# Counters never go back; a "since reset" view starts only with POST or
+# DELETE on a location with tw_status_reset on, and only for clients the
+# location allows.  GET changes nothing.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use IO::Socket::INET;
+use JSON::PP;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; }
+        location = /admin {
+            tw_status;
+            tw_status_reset on;
+            allow 127.0.0.1;
+            deny all;
+        }
+    }
+}
+EOF
+
+$t->run;
+
+my $sp = $t->port('PORT_STATUS');
+
+sub call {
+    my ($method, $path, %o) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $sp,
+                                  LocalAddr => $o{from} // '127.0.0.1',
+                                  Timeout => 5)
+        or die "connect: $!";
+    $t->send_raw($s, "$method $path HTTP/1.1\r\nHost: x\r\n"
+                 . "Connection: close\r\nContent-Length: 0\r\n\r\n");
+    my $r = $t->read_response($s, head => $method eq 'HEAD');
+    $t->wait_close($s);
+    close $s;
+    return $r;
+}
+
+sub json { decode_json(call(@_)->{body}) }
+
+$t->http_get('/') for 1 .. 5;
+my $before = $t->counts;
+is($before->{'client_close/server'}, 5, '5 closes');
+
+# GET changes nothing, however often
+
+call('GET', '/admin?format=json') for 1 .. 3;
+call('GET', '/admin?since=reset&format=json');
+is_deeply($t->counts, $before, 'GET changes nothing');
+
+# where resets are off, POST and DELETE are not allowed
+
+for my $m (qw(POST DELETE)) {
+    my $r = call($m, '/tw_status');
+    is($r->{status}, 405, "$m where tw_status_reset is off: 405");
+    is($r->{headers}{allow}, 'GET, HEAD', "$m: Allow: GET, HEAD");
+}
+
+# a client the location denies gets 403 and resets nothing
+
+my $r = call('POST', '/admin', from => '127.0.0.2');
+is($r->{status}, 403, 'POST from a denied address: 403');
+$r = call('GET', '/admin', from => '127.0.0.2');
+is($r->{status}, 403, 'GET from a denied address: 403');
+is(json('GET', '/admin?format=json')->{resets}, 0, 'no reset happened');
+
+# POST ends the period: it answers with the period's figures
+
+my $p = json('POST', '/admin?format=json');
+is($p->{period}, 'reset', 'POST: the period that ended');
+is($p->{reasons}{client_close}{server}, 5, 'POST: its 5 closes');
+is($p->{resets}, 1, 'POST: resets 1');
+like($t->error_log, qr/tw: counters reset by 127\.0\.0\.1/,
+     'the reset is logged');
+
+my $s = json('GET', '/admin?since=reset&format=json');
+is($s->{connections}{closed}, 0, 'since the reset: nothing closed');
+is($s->{connections}{accepted}, 0, 'since the reset: nothing accepted');
+ok($s->{period_start} >= $p->{start_time}, 'period start');
+
+# the monotonic view did not move
+
+my $after = $t->counts;
+is_deeply($after, $before, 'the counters themselves did not go back');
+
+$t->http_get('/') for 1 .. 3;
+my $s2 = json('GET', '/admin?since=reset&format=json');
+is($s2->{reasons}{client_close}{server}, 3, 'since the reset: 3 new');
+is($s2->{connections}{accepted}, 3, 'since the reset: accepted 3');
+is($t->counts->{'client_close/server'}, 8, 'in all: 8');
+
+like(call('GET', '/admin?since=reset')->{body},
+     qr/^period: since the last reset, \d+ s, resets: 1$/m,
+     'text: the period line');
+
+# DELETE resets too; other methods are refused with the full Allow list
+
+$p = json('DELETE', '/admin?format=json');
+is($p->{reasons}{client_close}{server}, 3, 'DELETE: the 3 of its period');
+is(json('GET', '/admin?since=reset&format=json')->{connections}{closed},
+   0, 'DELETE started a new period');
+
+$r = call('PUT', '/admin');
+is($r->{status}, 405, 'PUT: 405');
+is($r->{headers}{allow}, 'GET, HEAD, POST, DELETE', 'PUT: Allow');
+
+# Prometheus counters never go back
+
+$r = call('GET', '/admin?since=reset&format=prometheus');
+is($r->{status}, 400, 'since=reset in Prometheus: 400');
+like($r->{body}, qr/never go back/, 'with the reason');
+$r = call('POST', '/admin?format=prometheus');
+is($r->{status}, 400, 'POST in Prometheus: 400');
+is(json('GET', '/admin?format=json')->{resets}, 2, 'and no reset');
+like(call('GET', '/admin?format=prometheus')->{body},
+     qr/^nginx_tw_resets_total 2$/m, 'resets in Prometheus');
+
+$r = call('GET', '/admin?since=yesterday');
+is($r->{status}, 400, 'unknown since: 400');
+like($r->{body}, qr/unknown "since", use "start" or "reset": "yesterday"/,
+     'with the reason');
+
+$t->done;
