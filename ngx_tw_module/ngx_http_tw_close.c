@@ -415,6 +415,11 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 
     (void) ngx_atomic_fetch_add(
                           &ngx_http_tw_counters->closes[reason][closer], 1);
+
+    if (ctx->srv != NULL && ctx->srv->block != NULL) {
+        (void) ngx_atomic_fetch_add(&ctx->srv->block->closes[reason][closer],
+                                    1);
+    }
 }
 
 
@@ -511,6 +516,10 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     if (ctx->srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
+
+        if (ctx->srv->block) {
+            (void) ngx_atomic_fetch_add(&ctx->srv->block->requests, 1);
+        }
     }
 
 #if (NGX_HTTP_V2)

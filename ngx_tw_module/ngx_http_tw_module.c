@@ -19,7 +19,16 @@ static char *ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_tw_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tw_servers(ngx_conf_t *cf,
+    ngx_http_tw_main_conf_t *twmcf);
+static ngx_str_t *ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
+    ngx_http_core_srv_conf_t *cscf);
+
+
+static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
+    ngx_http_tw_zone_size;
 static ngx_int_t ngx_http_tw_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tw_exit_process(ngx_cycle_t *cycle);
 
@@ -32,6 +41,13 @@ static ngx_command_t  ngx_http_tw_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_tw_srv_conf_t, enable),
       NULL },
+
+    { ngx_string("tw_zone_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tw_main_conf_t, zone_size),
+      &ngx_http_tw_zone_size_p },
 
     { ngx_string("tw_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -106,6 +122,15 @@ ngx_http_tw_create_main_conf(ngx_conf_t *cf)
      *     twmcf->shpool = NULL;
      *     twmcf->shm_zone = NULL;
      */
+
+    twmcf->zone_size = NGX_CONF_UNSET_SIZE;
+
+    if (ngx_array_init(&twmcf->servers, cf->pool, 4,
+                       sizeof(ngx_http_tw_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return twmcf;
 }
@@ -182,6 +207,19 @@ ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t  *sp = data;
+
+    if (*sp < 64 * 1024) {
+        return "must be at least 64k";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_tw_init(ngx_conf_t *cf)
 {
@@ -190,6 +228,12 @@ ngx_http_tw_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     twmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module);
+
+    ngx_conf_init_size_value(twmcf->zone_size, 1024 * 1024);
+
+    if (ngx_http_tw_servers(cf, twmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_tw_zone_add(cf, twmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -212,6 +256,87 @@ ngx_http_tw_init(ngx_conf_t *cf)
     *h = ngx_http_tw_post_read_handler;
 
     return NGX_OK;
+}
+
+
+/*
+ * The servers broken down in the counters, each labelled by its first
+ * server_name and its first listen address.
+ */
+
+static ngx_int_t
+ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
+{
+    ngx_str_t                  *listen;
+    ngx_uint_t                  i;
+    ngx_http_server_name_t     *sn;
+    ngx_http_tw_srv_conf_t     *twscf, **twscfp;
+    ngx_http_core_srv_conf_t  **cscfp;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    cscfp = cmcf->servers.elts;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        twscf = cscfp[i]->ctx->srv_conf[ngx_http_tw_module.ctx_index];
+
+        if (!twscf->enable) {
+            continue;
+        }
+
+        if (cscfp[i]->server_names.nelts) {
+            sn = cscfp[i]->server_names.elts;
+            twscf->name = sn[0].name;
+        }
+
+        listen = ngx_http_tw_first_listen(cmcf, cscfp[i]);
+
+        if (listen) {
+            twscf->listen = *listen;
+        }
+
+        twscfp = ngx_array_push(&twmcf->servers);
+        if (twscfp == NULL) {
+            return NGX_ERROR;
+        }
+
+        *twscfp = twscf;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_str_t *
+ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
+    ngx_http_core_srv_conf_t *cscf)
+{
+    ngx_uint_t                  p, a, s;
+    ngx_http_conf_port_t       *port;
+    ngx_http_conf_addr_t       *addr;
+    ngx_http_core_srv_conf_t  **server;
+
+    if (cmcf->ports == NULL) {
+        return NULL;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+            server = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+                if (server[s] == cscf) {
+                    return &addr[a].opt.addr_text;
+                }
+            }
+        }
+    }
+
+    return NULL;
 }
 
 

@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770003
+#define NGX_HTTP_TW_MAGIC         0x74770004
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -45,6 +45,28 @@ typedef struct {
 
 
 /*
+ * One per server{} with "tw on", in the zone, found again by its label
+ * (first server_name, first listen address) at every reload.
+ */
+
+typedef struct ngx_http_tw_block_s  ngx_http_tw_block_t;
+
+struct ngx_http_tw_block_s {
+    ngx_http_tw_block_t        *next;
+    ngx_str_t                   name;
+    ngx_str_t                   listen;
+    ngx_atomic_t                requests;
+    ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
+                                      [NGX_HTTP_TW_NCLOSERS];
+
+    /* at the last reset, under shpool->mutex */
+    ngx_atomic_uint_t           base_requests;
+    ngx_atomic_uint_t           base[NGX_HTTP_TW_NREASONS]
+                                    [NGX_HTTP_TW_NCLOSERS];
+};
+
+
+/*
  * The slab allocator gives this page-aligned memory, so with the slots
  * first each one starts on its own 128-byte boundary.
  */
@@ -59,19 +81,27 @@ typedef struct {
     ngx_http_tw_counters_t      baseline;
     time_t                      reset_time;
     ngx_atomic_t                resets;
+
+    ngx_http_tw_block_t        *blocks;
+    ngx_uint_t                  full;         /* "zone is full" logged */
 } ngx_http_tw_shctx_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_str_t                   name;        /* first server_name */
+    ngx_str_t                   listen;      /* first listen address */
+    ngx_http_tw_block_t        *block;       /* in the zone */
+} ngx_http_tw_srv_conf_t;
 
 
 typedef struct {
     ngx_http_tw_shctx_t        *sh;
     ngx_slab_pool_t            *shpool;
     ngx_shm_zone_t             *shm_zone;
+    size_t                      zone_size;   /* tw_zone_size */
+    ngx_array_t                 servers;     /* ngx_http_tw_srv_conf_t * */
 } ngx_http_tw_main_conf_t;
-
-
-typedef struct {
-    ngx_flag_t                  enable;
-} ngx_http_tw_srv_conf_t;
 
 
 #define NGX_HTTP_TW_FORMAT_TEXT        0

@@ -11,7 +11,20 @@
 
 
 typedef struct {
+    ngx_str_t                name;
+    ngx_str_t                listen;
+    ngx_atomic_uint_t        requests;
+    ngx_atomic_uint_t        closed;
+    ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
+                                   [NGX_HTTP_TW_NCLOSERS];
+} ngx_http_tw_server_report_t;
+
+
+typedef struct {
     ngx_http_tw_counters_t   sum;
+    ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
+                                   [NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        reasons[NGX_HTTP_TW_NREASONS];
     ngx_atomic_uint_t        closed;
@@ -23,6 +36,10 @@ typedef struct {
     time_t                   period_start;
     ngx_uint_t               period;
     ngx_uint_t               after_reset;   /* the period began at a reset */
+
+    ngx_http_tw_server_report_t  *servers;
+    ngx_uint_t                    nservers;
+    size_t                        labels;   /* escaped, all servers */
 } ngx_http_tw_report_t;
 
 
@@ -39,8 +56,14 @@ static ngx_int_t ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
     ngx_http_tw_loc_conf_t *twlcf);
 static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
-static void ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
+static ngx_int_t ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool);
+static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
+static u_char *ngx_http_tw_escape_label(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_tw_json_table(u_char *p,
+    ngx_atomic_uint_t *closers,
+    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS]);
 static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_prometheus(u_char *p,
@@ -87,6 +110,11 @@ static ngx_http_tw_render_pt  ngx_http_tw_renderers[] = {
 
 #define NGX_HTTP_TW_STATUS_LEN                                               \
     ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 64) * 192)
+
+/* the same for each server, without its labels, counted apart */
+
+#define NGX_HTTP_TW_SERVER_LEN                                               \
+    ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 16) * 192)
 
 
 ngx_int_t
@@ -136,14 +164,20 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_tw_status_collect(twmcf, period, &rp);
+    if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (period == NGX_HTTP_TW_RESET) {
         ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                       "tw: counters reset by %V", &r->connection->addr_text);
     }
 
-    size = NGX_HTTP_TW_STATUS_LEN;
+    /* a Prometheus series repeats its server's labels, escaped */
+
+    size = NGX_HTTP_TW_STATUS_LEN + rp.nservers * NGX_HTTP_TW_SERVER_LEN
+           + (NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 16) * 2
+             * rp.labels;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -323,9 +357,9 @@ ngx_http_tw_status_error(ngx_http_request_t *r, ngx_uint_t status,
  * concurrent reset cannot make a figure go below its baseline.
  */
 
-static void
+static ngx_int_t
 ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
-    ngx_http_tw_report_t *rp)
+    ngx_http_tw_report_t *rp, ngx_pool_t *pool)
 {
     ngx_uint_t               r, k;
     ngx_atomic_uint_t        n, open;
@@ -337,17 +371,26 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
     ngx_memzero(rp, sizeof(ngx_http_tw_report_t));
 
+    rp->nservers = twmcf->servers.nelts;
+    rp->servers = ngx_pcalloc(pool, (rp->nservers + 1)
+                                    * sizeof(ngx_http_tw_server_report_t));
+    if (rp->servers == NULL) {
+        return NGX_ERROR;
+    }
+
     rp->period = period;
     rp->start_time = sh->start_time;
     rp->period_start = sh->start_time;
 
     if (period == NGX_HTTP_TW_SINCE_START) {
+        ngx_http_tw_status_servers(twmcf, period, rp);
         ngx_http_tw_zone_read(sh, sum);
         ngx_memzero(&base, sizeof(ngx_http_tw_counters_t));
 
     } else {
         ngx_shmtx_lock(&twmcf->shpool->mutex);
 
+        ngx_http_tw_status_servers(twmcf, period, rp);
         ngx_http_tw_zone_read(sh, sum);
 
         base = sh->baseline;
@@ -378,7 +421,7 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
             open -= sum->closes[r][k];
 
             n = sum->closes[r][k] - base.closes[r][k];
-            sum->closes[r][k] = n;
+            rp->closes[r][k] = n;
 
             rp->reasons[r] += n;
             rp->closers[k] += n;
@@ -394,14 +437,108 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
     rp->accepted = sum->accepted - sum->excluded;
     rp->open = open;
+
+    return NGX_OK;
+}
+
+
+/* the servers' figures; since a reset, under the zone's mutex */
+
+static void
+ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
+    ngx_http_tw_report_t *rp)
+{
+    ngx_uint_t                    i, r, k;
+    ngx_atomic_uint_t             n;
+    ngx_http_tw_block_t          *b;
+    ngx_http_tw_srv_conf_t      **twscfp;
+    ngx_http_tw_server_report_t  *sr;
+
+    twscfp = twmcf->servers.elts;
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+        b = twscfp[i]->block;
+
+        sr->name = twscfp[i]->name;
+        sr->listen = twscfp[i]->listen;
+
+        rp->labels += sr->name.len + sr->listen.len
+                      + ngx_escape_json(NULL, sr->name.data, sr->name.len)
+                      + ngx_escape_json(NULL, sr->listen.data,
+                                        sr->listen.len);
+
+        if (b == NULL) {
+            continue;
+        }
+
+        sr->requests = b->requests;
+
+        if (period != NGX_HTTP_TW_SINCE_START) {
+            sr->requests -= b->base_requests;
+        }
+
+        if (period == NGX_HTTP_TW_RESET) {
+            b->base_requests += sr->requests;
+        }
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                n = b->closes[r][k];
+
+                if (period != NGX_HTTP_TW_SINCE_START) {
+                    n -= b->base[r][k];
+                }
+
+                if (period == NGX_HTTP_TW_RESET) {
+                    b->base[r][k] += n;
+                }
+
+                sr->closes[r][k] = n;
+                sr->closers[k] += n;
+                sr->closed += n;
+            }
+        }
+    }
+}
+
+
+/* a Prometheus label value: backslash, double quote and newline escaped */
+
+static u_char *
+ngx_http_tw_escape_label(u_char *p, ngx_str_t *s)
+{
+    u_char      ch;
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        ch = s->data[i];
+
+        switch (ch) {
+        case '\\':
+        case '"':
+            *p++ = '\\';
+            *p++ = ch;
+            break;
+        case '\n':
+            *p++ = '\\';
+            *p++ = 'n';
+            break;
+        default:
+            *p++ = ch;
+        }
+    }
+
+    return p;
 }
 
 
 static u_char *
 ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_str_t   *name;
-    ngx_uint_t   r, k;
+    ngx_str_t                    *name;
+    ngx_uint_t                    i, r, k;
+    ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p, "ngx_tw %s, nginx %s\n",
                     NGX_HTTP_TW_VERSION, NGINX_VERSION);
@@ -440,10 +577,45 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
         p = ngx_cpymem(p, "                          ", 26 - name->len);
 
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            p = ngx_sprintf(p, " %12uA", rp->sum.closes[r][k]);
+            p = ngx_sprintf(p, " %12uA", rp->closes[r][k]);
         }
 
         *p++ = LF;
+    }
+
+    /* each server: its totals, then the cells that are not zero */
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+
+        p = ngx_sprintf(p, "\nserver \"%V\" %V: requests %uA, closed %uA;"
+                        " first FIN: server %uA, client %uA;"
+                        " reset: by server %uA, by client %uA\n",
+                        &sr->name, &sr->listen, sr->requests, sr->closed,
+                        sr->closers[NGX_HTTP_TW_SERVER],
+                        sr->closers[NGX_HTTP_TW_CLIENT],
+                        sr->closers[NGX_HTTP_TW_SERVER_RESET],
+                        sr->closers[NGX_HTTP_TW_CLIENT_RESET]);
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                if (sr->closes[r][k] == 0) {
+                    continue;
+                }
+
+                name = &ngx_http_tw_reason_names[r];
+
+                p = ngx_sprintf(p, "    %V", name);
+                p = ngx_cpymem(p, "                          ",
+                               26 - name->len);
+
+                name = &ngx_http_tw_closer_names[k];
+
+                p = ngx_cpymem(p, name->data, name->len);
+                p = ngx_cpymem(p, "             ", 13 - name->len);
+                p = ngx_sprintf(p, "%12uA\n", sr->closes[r][k]);
+            }
+        }
     }
 
     return p;
@@ -453,7 +625,8 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 static u_char *
 ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t  r, k;
+    ngx_uint_t                    i;
+    ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p, "{\"schema\":%d,\"version\":\"%s\","
                     "\"nginx_version\":\"%s\",\"start_time\":%T,"
@@ -471,28 +644,71 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     rp->accepted, rp->open, rp->closed, rp->sum.excluded,
                     rp->sum.requests);
 
+    p = ngx_http_tw_json_table(p, rp->closers, rp->closes);
+
+    p = ngx_cpymem(p, ",\n\"servers\":[", sizeof(",\n\"servers\":[") - 1);
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+
+        p = ngx_cpymem(p, i ? ",\n{\"name\":\"" : "\n{\"name\":\"",
+                       i ? sizeof(",\n{\"name\":\"") - 1
+                         : sizeof("\n{\"name\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
+        p = ngx_cpymem(p, "\",\"listen\":\"", sizeof("\",\"listen\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->listen.data, sr->listen.len);
+
+        p = ngx_sprintf(p, "\",\"requests\":%uA,\"closed\":%uA,\n",
+                        sr->requests, sr->closed);
+
+        p = ngx_http_tw_json_table(p, sr->closers, sr->closes);
+
+        *p++ = '}';
+    }
+
+    p = ngx_cpymem(p, "]}\n", sizeof("]}\n") - 1);
+
+    return p;
+}
+
+
+/* "closers":{...},"reasons":{...}, for the totals or one server */
+
+static u_char *
+ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
+    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS])
+{
+    ngx_uint_t         r, k;
+    ngx_atomic_uint_t  total;
+
     p = ngx_cpymem(p, "\"closers\":{", sizeof("\"closers\":{") - 1);
 
     for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
         p = ngx_sprintf(p, "%s\"%V\":%uA", k ? "," : "",
-                        &ngx_http_tw_closer_names[k], rp->closers[k]);
+                        &ngx_http_tw_closer_names[k], closers[k]);
     }
 
     p = ngx_cpymem(p, "},\n\"reasons\":{\n", sizeof("},\n\"reasons\":{\n") - 1);
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        total = 0;
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            total += closes[r][k];
+        }
+
         p = ngx_sprintf(p, "%s\"%V\":{\"total\":%uA", r ? ",\n" : "",
-                        &ngx_http_tw_reason_names[r], rp->reasons[r]);
+                        &ngx_http_tw_reason_names[r], total);
 
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
             p = ngx_sprintf(p, ",\"%V\":%uA", &ngx_http_tw_closer_names[k],
-                            rp->sum.closes[r][k]);
+                            closes[r][k]);
         }
 
         *p++ = '}';
     }
 
-    p = ngx_cpymem(p, "\n}}\n", sizeof("\n}}\n") - 1);
+    *p++ = '}';
 
     return p;
 }
@@ -506,7 +722,8 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 static u_char *
 ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t  r, k;
+    ngx_uint_t                    i, r, k;
+    ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p,
             "# HELP nginx_tw_info The ngx_tw module and nginx versions.\n"
@@ -562,7 +779,67 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
                             "{reason=\"%V\",closer=\"%V\"} %uA\n",
                             &ngx_http_tw_reason_names[r],
                             &ngx_http_tw_closer_names[k],
-                            rp->sum.closes[r][k]);
+                            rp->closes[r][k]);
+        }
+    }
+
+    if (rp->nservers == 0) {
+        return p;
+    }
+
+    p = ngx_cpymem(p,
+            "# HELP nginx_tw_server_requests_total Requests, by server.\n"
+            "# TYPE nginx_tw_server_requests_total counter\n",
+            sizeof("# HELP nginx_tw_server_requests_total Requests, by"
+                   " server.\n"
+                   "# TYPE nginx_tw_server_requests_total counter\n") - 1);
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+
+        p = ngx_cpymem(p, "nginx_tw_server_requests_total{server=\"",
+                       sizeof("nginx_tw_server_requests_total{server=\"")
+                       - 1);
+        p = ngx_http_tw_escape_label(p, &sr->name);
+        p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->listen);
+        p = ngx_sprintf(p, "\"} %uA\n", sr->requests);
+    }
+
+    /* by server, the cells that are not zero: series appear as they move */
+
+    p = ngx_cpymem(p,
+            "# HELP nginx_tw_server_connections_closed_total Closed"
+            " connections, by server, who sent the first FIN and why.\n"
+            "# TYPE nginx_tw_server_connections_closed_total counter\n",
+            sizeof("# HELP nginx_tw_server_connections_closed_total Closed"
+                   " connections, by server, who sent the first FIN and"
+                   " why.\n"
+                   "# TYPE nginx_tw_server_connections_closed_total"
+                   " counter\n") - 1);
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                if (sr->closes[r][k] == 0) {
+                    continue;
+                }
+
+                p = ngx_cpymem(p,
+                               "nginx_tw_server_connections_closed_total"
+                               "{server=\"",
+                               sizeof("nginx_tw_server_connections_closed"
+                                      "_total{server=\"") - 1);
+                p = ngx_http_tw_escape_label(p, &sr->name);
+                p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
+                p = ngx_http_tw_escape_label(p, &sr->listen);
+                p = ngx_sprintf(p, "\",reason=\"%V\",closer=\"%V\"} %uA\n",
+                                &ngx_http_tw_reason_names[r],
+                                &ngx_http_tw_closer_names[k],
+                                sr->closes[r][k]);
+            }
         }
     }
 

@@ -12,6 +12,10 @@
 
 static ngx_int_t ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
+    ngx_http_tw_main_conf_t *twmcf);
+static ngx_http_tw_block_t *ngx_http_tw_zone_block(ngx_slab_pool_t *shpool,
+    ngx_http_tw_shctx_t *sh, ngx_http_tw_srv_conf_t *twscf);
 
 
 ngx_http_tw_counters_t  *ngx_http_tw_counters;
@@ -27,12 +31,13 @@ ngx_http_tw_zone_add(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
     ngx_shm_zone_t  *shm_zone;
 
     /*
-     * the size is fixed: a zone is reused across reloads only while its
-     * size stays the same, so a reload never loses the counters
+     * a zone is reused across reloads while its size stays the same, so
+     * a reload that keeps tw_zone_size never loses the counters
      */
 
-    size = ngx_align(sizeof(ngx_http_tw_shctx_t) + 8 * ngx_pagesize,
-                     ngx_pagesize);
+    size = ngx_max(twmcf->zone_size,
+                   sizeof(ngx_http_tw_shctx_t) + 8 * ngx_pagesize);
+    size = ngx_align(size, ngx_pagesize);
 
     shm_zone = ngx_shared_memory_add(cf, &ngx_http_tw_zone_name, size,
                                      &ngx_http_tw_module);
@@ -65,6 +70,8 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         (void) ngx_atomic_fetch_add(&twmcf->sh->generation, 1);
 
+        ngx_http_tw_zone_servers(shm_zone, twmcf);
+
         return NGX_OK;
     }
 
@@ -73,6 +80,8 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         twmcf->sh = shpool->data;
         twmcf->shpool = shpool;
+
+        ngx_http_tw_zone_servers(shm_zone, twmcf);
 
         return NGX_OK;
     }
@@ -92,7 +101,91 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_sprintf(shpool->log_ctx, " in tw zone \"%V\"%Z",
                 &shm_zone->shm.name);
 
+    /* a full zone is said once, by ngx_http_tw_zone_servers() */
+    shpool->log_nomem = 0;
+
+    ngx_http_tw_zone_servers(shm_zone, twmcf);
+
     return NGX_OK;
+}
+
+
+/*
+ * Gives every server with "tw on" its block: the one it had before the
+ * reload if its label is unchanged, or a new one.  Runs in the master
+ * while the configuration is read, never while connections are counted.
+ */
+
+static void
+ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
+    ngx_http_tw_main_conf_t *twmcf)
+{
+    ngx_uint_t               i;
+    ngx_slab_pool_t         *shpool;
+    ngx_http_tw_srv_conf_t  **twscfp;
+
+    shpool = twmcf->shpool;
+    twscfp = twmcf->servers.elts;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < twmcf->servers.nelts; i++) {
+        twscfp[i]->block = ngx_http_tw_zone_block(shpool, twmcf->sh,
+                                                  twscfp[i]);
+
+        if (twscfp[i]->block == NULL && !twmcf->sh->full) {
+            twmcf->sh->full = 1;
+            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                          "tw zone is full: server \"%V\" on %V and the"
+                          " servers after it are counted in the totals"
+                          " only; increase tw_zone_size",
+                          &twscfp[i]->name, &twscfp[i]->listen);
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+static ngx_http_tw_block_t *
+ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_srv_conf_t *twscf)
+{
+    u_char               *p;
+    ngx_http_tw_block_t  *b;
+
+    for (b = sh->blocks; b; b = b->next) {
+        if (b->name.len == twscf->name.len
+            && b->listen.len == twscf->listen.len
+            && ngx_strncmp(b->name.data, twscf->name.data, b->name.len) == 0
+            && ngx_strncmp(b->listen.data, twscf->listen.data,
+                           b->listen.len) == 0)
+        {
+            return b;
+        }
+    }
+
+    b = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_tw_block_t)
+                                       + twscf->name.len
+                                       + twscf->listen.len);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = (u_char *) b + sizeof(ngx_http_tw_block_t);
+
+    b->name.data = p;
+    b->name.len = twscf->name.len;
+    p = ngx_cpymem(p, twscf->name.data, twscf->name.len);
+
+    b->listen.data = p;
+    b->listen.len = twscf->listen.len;
+    ngx_memcpy(p, twscf->listen.data, twscf->listen.len);
+
+    b->next = sh->blocks;
+    sh->blocks = b;
+
+    return b;
 }
 
 

@@ -1,0 +1,76 @@
+#!/usr/bin/perl
+
+# A zone too small for every server: nginx starts, logs one warning, the
+# servers that did not fit are counted in the totals only, and nothing
+# is lost.  tw_zone_size below 64k is refused.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+my $n = 80;
+my $servers = join '', map {
+    "    server { listen 127.0.0.1:%%PORT%%; server_name s$_.example;"
+    . " location / { return 200 \"$_\\n\"; } }\n"
+} 1 .. $n;
+
+$t->write_conf(<<"EOF");
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    tw_zone_size 64k;
+$servers
+    %%STATUS_SERVER%%
+}
+EOF
+
+$t->run;
+
+my $st = $t->status;
+is(scalar @{ $st->{servers} }, $n, "all $n servers listed");
+
+like($t->error_log, qr/tw zone is full: server "s\d+\.example"/,
+     'the zone being full is logged');
+is(scalar(() = $t->error_log =~ /tw zone is full/g), 1, 'once');
+
+# one close on every server: the totals have them all
+for my $i (1 .. $n) {
+    $t->request("GET / HTTP/1.1\r\nHost: s$i.example\r\n"
+                . "Connection: close\r\n\r\n");
+}
+
+my $c = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+is($c->{'client_close/server'}, $n, "the totals count all $n");
+$t->conservation_ok($c);
+
+$st = $t->status;
+my $broken_down = 0;
+$broken_down += $_->{closed} for @{ $st->{servers} };
+ok($broken_down > 0 && $broken_down < $n,
+   "$broken_down servers fit and are broken down, the rest are in the"
+   . ' totals only');
+
+ok($t->reload, 'a reload');
+is(scalar(() = $t->error_log =~ /tw zone is full/g), 1,
+   'still one warning after a reload');
+
+$t->conf_error_ok(<<'EOF', qr/"tw_zone_size" directive must be at least 64k/,
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    tw_zone_size 10k;
+}
+EOF
+    5, 'tw_zone_size 10k');
+
+$t->done;
