@@ -420,6 +420,47 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
         (void) ngx_atomic_fetch_add(&ctx->srv->block->closes[reason][closer],
                                     1);
     }
+
+    if (closer == NGX_HTTP_TW_SERVER) {
+        ngx_http_tw_timewait_add(ngx_http_tw_sh,
+                                 ctx->srv ? ctx->srv->block : NULL, reason);
+    }
+}
+
+
+/* the TCP ports of the listening sockets this worker watches */
+
+ngx_uint_t
+ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
+    ngx_uint_t max)
+{
+    ngx_uint_t        i, j, n;
+    in_port_t         port;
+    ngx_listening_t  *ls;
+
+    n = 0;
+    ls = cycle->listening.elts;
+
+    for (i = 0; i < cycle->listening.nelts && n < max; i++) {
+
+        if (ls[i].handler != ngx_http_tw_init_connection) {
+            continue;
+        }
+
+        port = ngx_inet_get_port(ls[i].sockaddr);
+
+        for (j = 0; j < n; j++) {
+            if (ports[j] == port) {
+                break;
+            }
+        }
+
+        if (j == n) {
+            ports[n++] = port;
+        }
+    }
+
+    return n;
 }
 
 

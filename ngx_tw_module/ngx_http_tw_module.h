@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770004
+#define NGX_HTTP_TW_MAGIC         0x74770005
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -45,6 +45,27 @@ typedef struct {
 
 
 /*
+ * TIME_WAIT now: the server-side FIN closes of the last 60 seconds (how
+ * long Linux keeps a TIME_WAIT socket), one ring slot per second.
+ */
+
+#define NGX_HTTP_TW_RING          64
+#define NGX_HTTP_TW_WINDOW        60
+
+
+typedef struct {
+    ngx_atomic_t                stamp;       /* the second counted */
+    ngx_atomic_t                counts[NGX_HTTP_TW_NREASONS];
+} ngx_http_tw_tick_t;
+
+
+typedef struct {
+    ngx_atomic_t                stamp;
+    ngx_atomic_t                count;
+} ngx_http_tw_server_tick_t;
+
+
+/*
  * One per server{} with "tw on", in the zone, found again by its label
  * (first server_name, first listen address) at every reload.
  */
@@ -58,6 +79,8 @@ struct ngx_http_tw_block_s {
     ngx_atomic_t                requests;
     ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
                                       [NGX_HTTP_TW_NCLOSERS];
+
+    ngx_http_tw_server_tick_t   ring[NGX_HTTP_TW_RING];
 
     /* at the last reset, under shpool->mutex */
     ngx_atomic_uint_t           base_requests;
@@ -84,6 +107,14 @@ typedef struct {
 
     ngx_http_tw_block_t        *blocks;
     ngx_uint_t                  full;         /* "zone is full" logged */
+
+    ngx_http_tw_tick_t          ring[NGX_HTTP_TW_RING];
+
+    /* the kernel's counts, read at most once a second */
+    ngx_atomic_t                kernel_lock;
+    ngx_atomic_t                kernel_time;
+    ngx_atomic_int_t            kernel_listen;    /* -1: unknown */
+    ngx_atomic_int_t            kernel_host;
 } ngx_http_tw_shctx_t;
 
 
@@ -148,8 +179,19 @@ void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
     ngx_http_tw_snapshot_t *s);
 void ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
     ngx_uint_t *closer, ngx_uint_t *reason);
+ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
+    ngx_uint_t max);
 
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
+extern ngx_http_tw_shctx_t     *ngx_http_tw_sh;
+
+/* ngx_http_tw_timewait.c */
+void ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_block_t *b, ngx_uint_t reason);
+ngx_atomic_uint_t ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
+    ngx_atomic_uint_t *reasons);
+ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
+void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);

@@ -18,6 +18,7 @@ typedef struct {
     ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
                                    [NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t        time_wait;
 } ngx_http_tw_server_report_t;
 
 
@@ -40,6 +41,13 @@ typedef struct {
     ngx_http_tw_server_report_t  *servers;
     ngx_uint_t                    nservers;
     size_t                        labels;   /* escaped, all servers */
+
+    /* TIME_WAIT now */
+    ngx_atomic_uint_t             time_wait;
+    ngx_atomic_uint_t             time_waits[NGX_HTTP_TW_NREASONS];
+    ngx_atomic_int_t              kernel_listen;
+    ngx_atomic_int_t              kernel_host;
+    ngx_atomic_uint_t             kernel_time;
 } ngx_http_tw_report_t;
 
 
@@ -61,6 +69,8 @@ static ngx_int_t ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
 static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_escape_label(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n);
+static u_char *ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_json_table(u_char *p,
     ngx_atomic_uint_t *closers,
     ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS]);
@@ -163,6 +173,8 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     if (twmcf->sh == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
 
     if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -438,6 +450,13 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     rp->accepted = sum->accepted - sum->excluded;
     rp->open = open;
 
+    /* TIME_WAIT now, whatever the period */
+
+    rp->time_wait = ngx_http_tw_timewait_read(sh, rp->time_waits);
+    rp->kernel_listen = sh->kernel_listen;
+    rp->kernel_host = sh->kernel_host;
+    rp->kernel_time = sh->kernel_time;
+
     return NGX_OK;
 }
 
@@ -462,6 +481,10 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
         sr->name = twscfp[i]->name;
         sr->listen = twscfp[i]->listen;
+
+        if (b) {
+            sr->time_wait = ngx_http_tw_timewait_server(b);
+        }
 
         rp->labels += sr->name.len + sr->listen.len
                       + ngx_escape_json(NULL, sr->name.data, sr->name.len)
@@ -500,6 +523,30 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
             }
         }
     }
+}
+
+
+/* a kernel count, or "unknown" where the kernel could not be asked */
+
+static u_char *
+ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n)
+{
+    if (n < 0) {
+        return ngx_cpymem(p, "unknown", sizeof("unknown") - 1);
+    }
+
+    return ngx_sprintf(p, "%A", n);
+}
+
+
+static u_char *
+ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n)
+{
+    if (n < 0) {
+        return ngx_cpymem(p, "null", sizeof("null") - 1);
+    }
+
+    return ngx_sprintf(p, "%A", n);
 }
 
 
@@ -567,6 +614,25 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
                     rp->closers[NGX_HTTP_TW_SERVER_RESET],
                     rp->closers[NGX_HTTP_TW_CLIENT_RESET]);
 
+    p = ngx_sprintf(p, "TIME_WAIT now: estimate %uA (nginx's FIN closes of"
+                    " the last %d s); kernel: ",
+                    rp->time_wait, NGX_HTTP_TW_WINDOW);
+    p = ngx_http_tw_status_kernel(p, rp->kernel_listen);
+    p = ngx_cpymem(p, " on nginx's ports, ", sizeof(" on nginx's ports, ") - 1);
+    p = ngx_http_tw_status_kernel(p, rp->kernel_host);
+    p = ngx_cpymem(p, " on this host\n", sizeof(" on this host\n") - 1);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        if (rp->time_waits[r]) {
+            name = &ngx_http_tw_reason_names[r];
+            p = ngx_sprintf(p, "    %V", name);
+            p = ngx_cpymem(p, "                          ", 26 - name->len);
+            p = ngx_sprintf(p, "%12uA\n", rp->time_waits[r]);
+        }
+    }
+
+    *p++ = LF;
+
     p = ngx_cpymem(p, NGX_HTTP_TW_TEXT_HEADER,
                    sizeof(NGX_HTTP_TW_TEXT_HEADER) - 1);
 
@@ -590,12 +656,14 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 
         p = ngx_sprintf(p, "\nserver \"%V\" %V: requests %uA, closed %uA;"
                         " first FIN: server %uA, client %uA;"
-                        " reset: by server %uA, by client %uA\n",
+                        " reset: by server %uA, by client %uA;"
+                        " TIME_WAIT now: %uA\n",
                         &sr->name, &sr->listen, sr->requests, sr->closed,
                         sr->closers[NGX_HTTP_TW_SERVER],
                         sr->closers[NGX_HTTP_TW_CLIENT],
                         sr->closers[NGX_HTTP_TW_SERVER_RESET],
-                        sr->closers[NGX_HTTP_TW_CLIENT_RESET]);
+                        sr->closers[NGX_HTTP_TW_CLIENT_RESET],
+                        sr->time_wait);
 
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
@@ -625,7 +693,7 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 static u_char *
 ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, r;
     ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p, "{\"schema\":%d,\"version\":\"%s\","
@@ -646,6 +714,21 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 
     p = ngx_http_tw_json_table(p, rp->closers, rp->closes);
 
+    p = ngx_sprintf(p, ",\n\"time_wait\":{\"window\":%d,\"estimate\":%uA,"
+                    "\"kernel\":{\"listen\":",
+                    NGX_HTTP_TW_WINDOW, rp->time_wait);
+    p = ngx_http_tw_status_kernel_json(p, rp->kernel_listen);
+    p = ngx_cpymem(p, ",\"host\":", sizeof(",\"host\":") - 1);
+    p = ngx_http_tw_status_kernel_json(p, rp->kernel_host);
+    p = ngx_sprintf(p, ",\"time\":%uA},\"reasons\":{", rp->kernel_time);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        p = ngx_sprintf(p, "%s\"%V\":%uA", r ? "," : "",
+                        &ngx_http_tw_reason_names[r], rp->time_waits[r]);
+    }
+
+    p = ngx_cpymem(p, "}}", 2);
+
     p = ngx_cpymem(p, ",\n\"servers\":[", sizeof(",\n\"servers\":[") - 1);
 
     for (i = 0; i < rp->nservers; i++) {
@@ -658,8 +741,9 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
         p = ngx_cpymem(p, "\",\"listen\":\"", sizeof("\",\"listen\":\"") - 1);
         p = (u_char *) ngx_escape_json(p, sr->listen.data, sr->listen.len);
 
-        p = ngx_sprintf(p, "\",\"requests\":%uA,\"closed\":%uA,\n",
-                        sr->requests, sr->closed);
+        p = ngx_sprintf(p, "\",\"requests\":%uA,\"closed\":%uA,"
+                        "\"time_wait\":%uA,\n",
+                        sr->requests, sr->closed, sr->time_wait);
 
         p = ngx_http_tw_json_table(p, sr->closers, sr->closes);
 
@@ -783,8 +867,60 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
         }
     }
 
+    p = ngx_cpymem(p,
+            "# HELP nginx_tw_time_wait_estimate Closes where nginx sent the"
+            " first FIN in the last 60 s: its TIME_WAIT sockets now.\n"
+            "# TYPE nginx_tw_time_wait_estimate gauge\n",
+            sizeof("# HELP nginx_tw_time_wait_estimate Closes where nginx"
+                   " sent the first FIN in the last 60 s: its TIME_WAIT"
+                   " sockets now.\n"
+                   "# TYPE nginx_tw_time_wait_estimate gauge\n") - 1);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        p = ngx_sprintf(p, "nginx_tw_time_wait_estimate{reason=\"%V\"} %uA\n",
+                        &ngx_http_tw_reason_names[r], rp->time_waits[r]);
+    }
+
+    if (rp->kernel_listen >= 0) {
+        p = ngx_sprintf(p,
+                "# HELP nginx_tw_kernel_time_wait_listen_sockets TIME_WAIT"
+                " sockets on nginx's HTTP ports, by the kernel.\n"
+                "# TYPE nginx_tw_kernel_time_wait_listen_sockets gauge\n"
+                "nginx_tw_kernel_time_wait_listen_sockets %A\n",
+                rp->kernel_listen);
+    }
+
+    if (rp->kernel_host >= 0) {
+        p = ngx_sprintf(p,
+                "# HELP nginx_tw_kernel_time_wait_host_sockets TIME_WAIT"
+                " sockets on the host, by the kernel.\n"
+                "# TYPE nginx_tw_kernel_time_wait_host_sockets gauge\n"
+                "nginx_tw_kernel_time_wait_host_sockets %A\n",
+                rp->kernel_host);
+    }
+
     if (rp->nservers == 0) {
         return p;
+    }
+
+    p = ngx_cpymem(p,
+            "# HELP nginx_tw_server_time_wait_estimate TIME_WAIT sockets"
+            " now from nginx's FIN closes, by server.\n"
+            "# TYPE nginx_tw_server_time_wait_estimate gauge\n",
+            sizeof("# HELP nginx_tw_server_time_wait_estimate TIME_WAIT"
+                   " sockets now from nginx's FIN closes, by server.\n"
+                   "# TYPE nginx_tw_server_time_wait_estimate gauge\n") - 1);
+
+    for (i = 0; i < rp->nservers; i++) {
+        sr = &rp->servers[i];
+
+        p = ngx_cpymem(p, "nginx_tw_server_time_wait_estimate{server=\"",
+                       sizeof("nginx_tw_server_time_wait_estimate"
+                              "{server=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->name);
+        p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->listen);
+        p = ngx_sprintf(p, "\"} %uA\n", sr->time_wait);
     }
 
     p = ngx_cpymem(p,

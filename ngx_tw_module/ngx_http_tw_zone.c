@@ -19,6 +19,7 @@ static ngx_http_tw_block_t *ngx_http_tw_zone_block(ngx_slab_pool_t *shpool,
 
 
 ngx_http_tw_counters_t  *ngx_http_tw_counters;
+ngx_http_tw_shctx_t     *ngx_http_tw_sh;
 
 
 static ngx_str_t  ngx_http_tw_zone_name = ngx_string("ngx_http_tw");
@@ -97,6 +98,8 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     twmcf->sh->magic = NGX_HTTP_TW_MAGIC;
     twmcf->sh->start_time = ngx_time();
+    twmcf->sh->kernel_listen = -1;
+    twmcf->sh->kernel_host = -1;
 
     ngx_sprintf(shpool->log_ctx, " in tw zone \"%V\"%Z",
                 &shm_zone->shm.name);
@@ -192,6 +195,7 @@ ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
 void
 ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 {
+    ngx_http_tw_sh = twmcf->sh;
     ngx_http_tw_counters =
                   &twmcf->sh->slots[ngx_worker % NGX_HTTP_TW_SLOTS].counters;
 }

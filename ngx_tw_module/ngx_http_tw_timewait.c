@@ -1,0 +1,373 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * TIME_WAIT now.  The module's estimate: a ring of per-second counts of
+ * the closes where nginx sent the first FIN, summed over the last 60
+ * seconds, which is how long Linux keeps a TIME_WAIT socket.  Beside it,
+ * the kernel's own figures: TIME_WAIT sockets on nginx's HTTP listening
+ * ports, and on the whole host, read at most once a second.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_module.h"
+
+
+#define NGX_HTTP_TW_RING_BUSY   ((ngx_atomic_uint_t) -1)
+#define NGX_HTTP_TW_MAX_PORTS   64
+
+
+static ngx_uint_t ngx_http_tw_ring_claim(ngx_atomic_t *stamp,
+    ngx_atomic_t *counts, ngx_uint_t n, ngx_atomic_uint_t now);
+#if (NGX_LINUX)
+static ngx_int_t ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_tw_kernel_file(char *name, in_port_t *ports,
+    ngx_uint_t n, ngx_log_t *log);
+static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
+#endif
+
+
+void
+ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
+    ngx_uint_t reason)
+{
+    ngx_atomic_uint_t           now;
+    ngx_http_tw_tick_t         *t;
+    ngx_http_tw_server_tick_t  *st;
+
+    now = ngx_time();
+
+    t = &sh->ring[now % NGX_HTTP_TW_RING];
+
+    if (ngx_http_tw_ring_claim(&t->stamp, t->counts, NGX_HTTP_TW_NREASONS,
+                               now))
+    {
+        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+    }
+
+    if (b == NULL) {
+        return;
+    }
+
+    st = &b->ring[now % NGX_HTTP_TW_RING];
+
+    if (ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now)) {
+        (void) ngx_atomic_fetch_add(&st->count, 1);
+    }
+}
+
+
+/*
+ * Makes a slot count the second "now".  The first writer of a new second
+ * marks the slot busy, zeroes it, then stamps it; the others wait the few
+ * instructions that takes.  Returns 0 when the slot cannot be had (a
+ * clock that went back, or a writer stalled mid-way): that close is then
+ * missing from the estimate, and nothing ever blocks.
+ */
+
+static ngx_uint_t
+ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
+    ngx_uint_t n, ngx_atomic_uint_t now)
+{
+    ngx_uint_t         i, spin;
+    ngx_atomic_uint_t  old;
+
+    for (spin = 0; spin < 2048; spin++) {
+        old = *stamp;
+
+        if (old == now) {
+            return 1;
+        }
+
+        if (old != NGX_HTTP_TW_RING_BUSY) {
+
+            if (old > now) {
+                return 0;
+            }
+
+            if (ngx_atomic_cmp_set(stamp, old, NGX_HTTP_TW_RING_BUSY)) {
+
+                for (i = 0; i < n; i++) {
+                    counts[i] = 0;
+                }
+
+                ngx_memory_barrier();
+
+                *stamp = now;
+
+                return 1;
+            }
+        }
+
+        ngx_cpu_pause();
+    }
+
+    return 0;
+}
+
+
+/* the estimate: all reasons, and each in "reasons" */
+
+ngx_atomic_uint_t
+ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
+    ngx_atomic_uint_t *reasons)
+{
+    ngx_uint_t          i, r;
+    ngx_atomic_uint_t   now, stamp, total;
+    ngx_http_tw_tick_t *t;
+
+    now = ngx_time();
+    total = 0;
+
+    ngx_memzero(reasons, NGX_HTTP_TW_NREASONS * sizeof(ngx_atomic_uint_t));
+
+    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
+        t = &sh->ring[i];
+        stamp = t->stamp;
+
+        if (stamp == NGX_HTTP_TW_RING_BUSY
+            || stamp > now || stamp + NGX_HTTP_TW_WINDOW <= now)
+        {
+            continue;
+        }
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            reasons[r] += t->counts[r];
+            total += t->counts[r];
+        }
+    }
+
+    return total;
+}
+
+
+ngx_atomic_uint_t
+ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
+{
+    ngx_uint_t                  i;
+    ngx_atomic_uint_t           now, stamp, total;
+    ngx_http_tw_server_tick_t  *st;
+
+    now = ngx_time();
+    total = 0;
+
+    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
+        st = &b->ring[i];
+        stamp = st->stamp;
+
+        if (stamp != NGX_HTTP_TW_RING_BUSY
+            && stamp <= now && stamp + NGX_HTTP_TW_WINDOW > now)
+        {
+            total += st->count;
+        }
+    }
+
+    return total;
+}
+
+
+/*
+ * Refreshes the kernel's counts in the zone if they are a second old or
+ * more; one status request does it, the others use what is there.
+ */
+
+void
+ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
+{
+#if (NGX_LINUX)
+    ngx_uint_t  n;
+    in_port_t   ports[NGX_HTTP_TW_MAX_PORTS];
+
+    if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time
+        || !ngx_atomic_cmp_set(&sh->kernel_lock, 0, 1))
+    {
+        return;
+    }
+
+    n = ngx_http_tw_listen_ports((ngx_cycle_t *) ngx_cycle, ports,
+                                 NGX_HTTP_TW_MAX_PORTS);
+
+    sh->kernel_listen = ngx_http_tw_kernel_listen(ports, n, log);
+    sh->kernel_host = ngx_http_tw_kernel_host(log);
+    sh->kernel_time = ngx_time();
+
+    ngx_memory_barrier();
+
+    sh->kernel_lock = 0;
+#endif
+}
+
+
+#if (NGX_LINUX)
+
+static ngx_int_t
+ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
+{
+    ngx_int_t  v4, v6;
+
+    v4 = ngx_http_tw_kernel_file("/proc/net/tcp", ports, n, log);
+    v6 = ngx_http_tw_kernel_file("/proc/net/tcp6", ports, n, log);
+
+    if (v4 == NGX_ERROR) {
+        return -1;
+    }
+
+    return v4 + (v6 == NGX_ERROR ? 0 : v6);
+}
+
+
+/*
+ * Counts the TIME_WAIT sockets (state 06) whose local port is one of
+ * "ports", in a /proc/net/tcp{,6} file:
+ *
+ *   sl  local_address rem_address   st ...
+ *    0: 0100007F:1F90 0100007F:C3A2 06 ...
+ */
+
+static ngx_int_t
+ngx_http_tw_kernel_file(char *name, in_port_t *ports, ngx_uint_t n,
+    ngx_log_t *log)
+{
+    u_char      *p, *last, *line, *colon;
+    ssize_t      got;
+    ngx_fd_t     fd;
+    ngx_int_t    count, port;
+    ngx_uint_t   i, field;
+    u_char       buf[16384];
+
+    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, ngx_errno,
+                       "tw: cannot open %s", name);
+        return NGX_ERROR;
+    }
+
+    count = 0;
+    last = buf;
+
+    for ( ;; ) {
+        got = read(fd, last, buf + sizeof(buf) - last);
+
+        if (got <= 0) {
+            break;
+        }
+
+        last += got;
+        line = buf;
+
+        for ( ;; ) {
+            p = ngx_strlchr(line, last, '\n');
+
+            if (p == NULL) {
+                break;
+            }
+
+            /* field 1: the local address, "ADDR:PORT"; field 3: state */
+
+            colon = NULL;
+            field = 0;
+            port = -1;
+
+            for (p = line; *p != '\n'; p++) {
+                if (*p == ' ') {
+                    if (p > line && p[-1] != ' ') {
+                        field++;
+                    }
+                    continue;
+                }
+
+                if (field == 1 && *p == ':') {
+                    colon = p;
+                    port = ngx_hextoi(p + 1, 4);
+
+                } else if (field == 3) {
+                    if (p[0] == '0' && p[1] == '6' && colon) {
+                        for (i = 0; i < n; i++) {
+                            if (port == ports[i]) {
+                                count++;
+                                break;
+                            }
+                        }
+                    }
+
+                    break;
+                }
+            }
+
+            line = ngx_strlchr(line, last, '\n') + 1;
+        }
+
+        /* keep the partial last line for the next read */
+
+        last = ngx_movemem(buf, line, last - line);
+
+        if (last == buf + sizeof(buf)) {
+            break;
+        }
+    }
+
+    ngx_close_file(fd);
+
+    return count;
+}
+
+
+/* "TCP: inuse 5 orphan 0 tw 12 ..." in /proc/net/sockstat */
+
+static ngx_int_t
+ngx_http_tw_kernel_host(ngx_log_t *log)
+{
+    u_char    *p, *last;
+    ssize_t    got;
+    ngx_fd_t   fd;
+    u_char     buf[1024];
+
+    fd = ngx_open_file("/proc/net/sockstat", NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+        return -1;
+    }
+
+    got = read(fd, buf, sizeof(buf) - 1);
+
+    ngx_close_file(fd);
+
+    if (got <= 0) {
+        return -1;
+    }
+
+    last = buf + got;
+    *last = '\0';
+
+    p = (u_char *) ngx_strstr(buf, "TCP: ");
+
+    if (p == NULL) {
+        return -1;
+    }
+
+    p = (u_char *) ngx_strstr(p, " tw ");
+
+    if (p == NULL) {
+        return -1;
+    }
+
+    p += sizeof(" tw ") - 1;
+    last = p;
+
+    while (*last >= '0' && *last <= '9') {
+        last++;
+    }
+
+    return ngx_atoi(p, last - p);
+}
+
+#endif

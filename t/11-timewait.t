@@ -1,0 +1,145 @@
+#!/usr/bin/perl
+
+# TIME_WAIT now: the module's estimate (nginx's FIN closes of the last 60
+# seconds, by reason and by server) agrees with the kernel after a burst,
+# and the kernel's own counts are read at most once a second.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use POSIX ();
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        server_name one.example;
+        location / { return 200 "ok\n"; }
+        location /off { keepalive_timeout 0; return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name two.example;
+        location / { return 200 "ok\n"; }
+    }
+    %%STATUS_SERVER%%
+}
+EOF
+
+$t->run;
+
+my $port1 = $t->port('PORT_1');
+
+sub tw { decode_json($t->http_get('/tw_status?format=json',
+                                  port => $t->port('PORT_STATUS'))->{body}) }
+
+# the kernel counts every HTTP port of nginx, the status port's too
+sub ss_all {
+    return $t->tw_server + $t->tw_server(port => $port1)
+        + $t->tw_server(port => $t->port('PORT_STATUS'));
+}
+
+my $s0 = tw();
+is($s0->{time_wait}{estimate}, 0, 'no TIME_WAIT yet');
+is($s0->{time_wait}{window}, 60, 'a 60 s window');
+is($s0->{time_wait}{kernel}{listen}, 0, 'the kernel agrees: none');
+
+# a burst: 150 Connection: close and 50 keepalive_timeout 0 on one
+# server, 30 Connection: close on the other, from both workers
+
+my @kids;
+for my $job ([150, '/', 'Connection: close', $t->port],
+             [50, '/off', '', $t->port],
+             [30, '/', 'Connection: close', $port1])
+{
+    my ($n, $path, $h, $port) = @$job;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        for (1 .. $n) {
+            $t->request("GET $path HTTP/1.1\r\nHost: x\r\n"
+                        . ($h ? "$h\r\n" : '') . "\r\n", port => $port);
+        }
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
+}
+waitpid $_, 0 for @kids;
+
+# 20 connections the clients close: their TIME_WAIT is on the client
+for (1 .. 20) {
+    my $s = $t->request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", keep => 1);
+    $t->close($s);
+}
+
+wait_until(sub { $t->counts->{open} == 0 });
+$t->wait_tw_server(200);
+$t->wait_tw_server(30, port => $port1);
+select undef, undef, undef, 1.1;   # past the kernel counts' cache
+
+my $all = ss_all();
+my $s1 = tw();
+my $tw = $s1->{time_wait};
+is($tw->{estimate}, 230, 'estimate: the 230 closes by nginx');
+is($tw->{reasons}{client_close}, 180, 'estimate: 180 client_close');
+is($tw->{reasons}{keepalive_disabled}, 50, 'estimate: 50 keepalive_disabled');
+is($tw->{reasons}{client_idle}, 0, 'no estimate for client closes');
+
+my $kernel = $t->tw_server + $t->tw_server(port => $port1);
+is($kernel, 230, 'ss: 230 TIME-WAIT on nginx\'s ports');
+is($tw->{kernel}{listen}, $all,
+   "the kernel count in the status agrees with ss on nginx's ports");
+ok($tw->{kernel}{host} >= 250, "host: $tw->{kernel}{host} TIME-WAIT,"
+   . ' both sides of loopback');
+
+my %sv = map { ($_->{name} => $_) } @{ $s1->{servers} };
+is($sv{'one.example'}{time_wait}, 200, 'one.example: 200');
+is($sv{'two.example'}{time_wait}, 30, 'two.example: 30');
+
+# text and Prometheus carry the same figures
+
+like($t->status_text,
+     qr/^TIME_WAIT now: estimate 230 \(nginx's FIN closes of the last 60 s\);/m,
+     'text: the estimate');
+my $m = $t->http_get('/tw_status?format=prometheus',
+                     port => $t->port('PORT_STATUS'))->{body};
+like($m, qr/^nginx_tw_time_wait_estimate\{reason="client_close"\} 180$/m,
+     'prometheus: estimate by reason');
+like($m, qr/^nginx_tw_kernel_time_wait_listen_sockets \d+$/m,
+     'prometheus: the kernel count');
+like($m, qr/^nginx_tw_server_time_wait_estimate\{server="two\.example",listen="127\.0\.0\.1:$port1"\} 30$/m,
+     'prometheus: estimate by server');
+
+# the kernel's counts are read at most once a second: within the same
+# second a scrape gets the cached figure, later ones a fresh one
+
+select undef, undef, undef, 1.1;
+my $before = tw()->{time_wait}{kernel};
+$t->request("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for 1 .. 5;
+$t->wait_tw_server(205);
+my $k = ss_all();
+my $after = tw()->{time_wait}{kernel};
+
+if ($after->{time} == $before->{time}) {
+    is($after->{listen}, $before->{listen}, 'same second: the cached count');
+} else {
+    is($after->{listen}, $k, 'next second: a fresh count');
+}
+
+select undef, undef, undef, 1.1;
+$k = ss_all();
+is(tw()->{time_wait}{kernel}{listen}, $k, "a second later: fresh, $k");
+
+$t->done;
