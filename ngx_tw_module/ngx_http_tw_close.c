@@ -401,6 +401,8 @@ static void
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 {
     ngx_uint_t               closer, reason;
+    ngx_connection_t        *c;
+    ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
     ngx_http_tw_snapshot_t  *s;
 
     if (ctx->srv != NULL && !ctx->srv->enable) {
@@ -415,6 +417,21 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
 
     (void) ngx_atomic_fetch_add(
                           &ngx_http_tw_counters->closes[reason][closer], 1);
+
+    c = ctx->connection;
+    h = ngx_http_tw_counters->hist;
+
+    ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_REQUESTS][closer],
+                         NGX_HTTP_TW_HIST_REQUESTS, c->requests);
+    ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_LIFETIME][closer],
+                         NGX_HTTP_TW_HIST_LIFETIME,
+                         ngx_current_msec - c->start_time);
+
+    if (s->phase == NGX_HTTP_TW_PHASE_KEEPALIVE) {
+        ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_IDLE][closer],
+                             NGX_HTTP_TW_HIST_IDLE,
+                             ngx_current_msec - ctx->idle_since);
+    }
 
     if (ctx->srv != NULL && ctx->srv->block != NULL) {
         (void) ngx_atomic_fetch_add(&ctx->srv->block->closes[reason][closer],
@@ -586,6 +603,7 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     if (r->count == 1) {
         ctx->state = NGX_HTTP_TW_STATE_KEEPALIVE;
+        ctx->idle_since = ngx_current_msec;
         ctx->snap.shut_wr = 0;
         return NGX_OK;
     }

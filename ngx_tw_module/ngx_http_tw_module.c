@@ -212,8 +212,8 @@ ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data)
 {
     size_t  *sp = data;
 
-    if (*sp < 64 * 1024) {
-        return "must be at least 64k";
+    if (*sp < 128 * 1024) {
+        return "must be at least 128k";
     }
 
     return NGX_CONF_OK;

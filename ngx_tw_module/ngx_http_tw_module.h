@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770005
+#define NGX_HTTP_TW_MAGIC         0x74770006
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -28,12 +28,35 @@
 #define NGX_HTTP_TW_SLOTS         32
 
 
+/*
+ * Distributions at close, by closer, in fixed buckets (the last one is
+ * everything above the last bound): requests on the connection, its
+ * lifetime and, for an idle keep-alive connection, how long it had been
+ * idle.  Times are kept in milliseconds.
+ */
+
+#define NGX_HTTP_TW_HIST_REQUESTS  0
+#define NGX_HTTP_TW_HIST_LIFETIME  1
+#define NGX_HTTP_TW_HIST_IDLE      2
+#define NGX_HTTP_TW_NHISTS         3
+#define NGX_HTTP_TW_NBUCKETS       12
+
+
+typedef struct {
+    ngx_atomic_t                buckets[NGX_HTTP_TW_NBUCKETS];
+    ngx_atomic_t                sum;
+    ngx_atomic_t                count;
+} ngx_http_tw_hist_t;
+
+
 typedef struct {
     ngx_atomic_t                accepted;
     ngx_atomic_t                excluded;
     ngx_atomic_t                requests;
     ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
                                       [NGX_HTTP_TW_NCLOSERS];
+    ngx_http_tw_hist_t          hist[NGX_HTTP_TW_NHISTS]
+                                    [NGX_HTTP_TW_NCLOSERS];
 } ngx_http_tw_counters_t;
 
 
@@ -152,6 +175,7 @@ typedef struct {
     ngx_connection_t           *connection;
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
     ngx_uint_t                  slot;        /* in the worker's table */
+    ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
     unsigned                    state:2;
     unsigned                    http2:1;
@@ -165,6 +189,11 @@ ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
 void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_counters_t *sum);
+void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
+    ngx_atomic_uint_t value);
+
+extern ngx_atomic_uint_t  ngx_http_tw_hist_bounds[NGX_HTTP_TW_NHISTS]
+                                                 [NGX_HTTP_TW_NBUCKETS - 1];
 
 /* ngx_http_tw_close.c */
 ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,

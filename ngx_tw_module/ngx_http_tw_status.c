@@ -23,7 +23,30 @@ typedef struct {
 
 
 typedef struct {
+    ngx_atomic_uint_t        buckets[NGX_HTTP_TW_NBUCKETS];
+    ngx_atomic_uint_t        sum;
+    ngx_atomic_uint_t        count;
+} ngx_http_tw_hist_report_t;
+
+
+typedef struct {
+    ngx_str_t                name;      /* JSON and Prometheus */
+    char                    *text;      /* the text format */
+    ngx_uint_t               ms;        /* kept in ms, shown in seconds */
+} ngx_http_tw_hist_name_t;
+
+
+static ngx_http_tw_hist_name_t  ngx_http_tw_hists[] = {
+    { ngx_string("requests"), "requests per connection", 0 },
+    { ngx_string("duration_seconds"), "connection lifetime", 1 },
+    { ngx_string("idle_seconds"), "idle before an idle close", 1 },
+};
+
+
+typedef struct {
     ngx_http_tw_counters_t   sum;
+    ngx_http_tw_hist_report_t  hist[NGX_HTTP_TW_NHISTS]
+                                   [NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
                                    [NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
@@ -70,6 +93,10 @@ static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_escape_label(u_char *p, ngx_str_t *s);
 static u_char *ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n);
+static u_char *ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist,
+    ngx_atomic_uint_t v);
+static u_char *ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
+    ngx_http_tw_hist_report_t *h, ngx_uint_t percent);
 static u_char *ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_json_table(u_char *p,
     ngx_atomic_uint_t *closers,
@@ -119,7 +146,10 @@ static ngx_http_tw_render_pt  ngx_http_tw_renderers[] = {
  */
 
 #define NGX_HTTP_TW_STATUS_LEN                                               \
-    ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 64) * 192)
+    ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS                            \
+      + NGX_HTTP_TW_NHISTS * NGX_HTTP_TW_NCLOSERS                            \
+        * (NGX_HTTP_TW_NBUCKETS + 4)                                         \
+      + 64) * 192)
 
 /* the same for each server, without its labels, counted apart */
 
@@ -373,7 +403,7 @@ static ngx_int_t
 ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_http_tw_report_t *rp, ngx_pool_t *pool)
 {
-    ngx_uint_t               r, k;
+    ngx_uint_t               i, r, k;
     ngx_atomic_uint_t        n, open;
     ngx_http_tw_shctx_t     *sh;
     ngx_http_tw_counters_t  *sum, base;
@@ -444,6 +474,19 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     sum->accepted -= base.accepted;
     sum->excluded -= base.excluded;
     sum->requests -= base.requests;
+
+    for (r = 0; r < NGX_HTTP_TW_NHISTS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            for (i = 0; i < NGX_HTTP_TW_NBUCKETS; i++) {
+                rp->hist[r][k].buckets[i] = sum->hist[r][k].buckets[i]
+                                            - base.hist[r][k].buckets[i];
+            }
+
+            rp->hist[r][k].sum = sum->hist[r][k].sum - base.hist[r][k].sum;
+            rp->hist[r][k].count = sum->hist[r][k].count
+                                   - base.hist[r][k].count;
+        }
+    }
 
     /* connections whose server has "tw off" are not reported */
 
@@ -526,6 +569,51 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 }
 
 
+/* a histogram value: a count, or milliseconds shown as seconds */
+
+static u_char *
+ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist, ngx_atomic_uint_t v)
+{
+    if (!ngx_http_tw_hists[hist].ms) {
+        return ngx_sprintf(p, "%uA", v);
+    }
+
+    return ngx_sprintf(p, "%uA.%03uA", v / 1000, v % 1000);
+}
+
+
+/* the bucket a quantile falls in, as "<= bound" or "> last bound" */
+
+static u_char *
+ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
+    ngx_http_tw_hist_report_t *h, ngx_uint_t percent)
+{
+    ngx_uint_t         b;
+    ngx_atomic_uint_t  n, want;
+
+    want = (h->count * percent + 99) / 100;
+    n = 0;
+
+    for (b = 0; b < NGX_HTTP_TW_NBUCKETS - 1; b++) {
+        n += h->buckets[b];
+
+        if (n >= want) {
+            p = ngx_cpymem(p, "<= ", 3);
+            p = ngx_http_tw_hist_value(p, hist,
+                                       ngx_http_tw_hist_bounds[hist][b]);
+            return ngx_http_tw_hists[hist].ms ? ngx_cpymem(p, " s", 2) : p;
+        }
+    }
+
+    b = NGX_HTTP_TW_NBUCKETS - 2;
+
+    p = ngx_cpymem(p, "> ", 2);
+    p = ngx_http_tw_hist_value(p, hist, ngx_http_tw_hist_bounds[hist][b]);
+
+    return ngx_http_tw_hists[hist].ms ? ngx_cpymem(p, " s", 2) : p;
+}
+
+
 /* a kernel count, or "unknown" where the kernel could not be asked */
 
 static u_char *
@@ -585,6 +673,7 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 {
     ngx_str_t                    *name;
     ngx_uint_t                    i, r, k;
+    ngx_http_tw_hist_report_t    *h;
     ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p, "ngx_tw %s, nginx %s\n",
@@ -649,6 +738,29 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
         *p++ = LF;
     }
 
+    /* the distributions that have values: count and quantiles */
+
+    for (i = 0; i < NGX_HTTP_TW_NHISTS; i++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            h = &rp->hist[i][k];
+
+            if (h->count == 0) {
+                continue;
+            }
+
+            p = ngx_sprintf(p, "\n%s, %V first: %uA; median ",
+                            ngx_http_tw_hists[i].text,
+                            &ngx_http_tw_closer_names[k], h->count);
+            p = ngx_http_tw_hist_quantile(p, i, h, 50);
+            p = ngx_cpymem(p, ", p90 ", sizeof(", p90 ") - 1);
+            p = ngx_http_tw_hist_quantile(p, i, h, 90);
+            p = ngx_cpymem(p, ", p99 ", sizeof(", p99 ") - 1);
+            p = ngx_http_tw_hist_quantile(p, i, h, 99);
+        }
+    }
+
+    *p++ = LF;
+
     /* each server: its totals, then the cells that are not zero */
 
     for (i = 0; i < rp->nservers; i++) {
@@ -693,7 +805,8 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 static u_char *
 ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i, r;
+    ngx_uint_t                    i, r, k, b;
+    ngx_http_tw_hist_report_t    *h;
     ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p, "{\"schema\":%d,\"version\":\"%s\","
@@ -728,6 +841,44 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
     }
 
     p = ngx_cpymem(p, "}}", 2);
+
+    /* each histogram: the bucket bounds, then by closer (not cumulative) */
+
+    p = ngx_cpymem(p, ",\n\"histograms\":{", sizeof(",\n\"histograms\":{") - 1);
+
+    for (i = 0; i < NGX_HTTP_TW_NHISTS; i++) {
+        p = ngx_sprintf(p, "%s\"%V\":{\"le\":[", i ? ",\n" : "",
+                        &ngx_http_tw_hists[i].name);
+
+        for (b = 0; b < NGX_HTTP_TW_NBUCKETS - 1; b++) {
+            if (b) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_tw_hist_value(p, i, ngx_http_tw_hist_bounds[i][b]);
+        }
+
+        *p++ = ']';
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            h = &rp->hist[i][k];
+
+            p = ngx_sprintf(p, ",\"%V\":{\"buckets\":[",
+                            &ngx_http_tw_closer_names[k]);
+
+            for (b = 0; b < NGX_HTTP_TW_NBUCKETS; b++) {
+                p = ngx_sprintf(p, "%s%uA", b ? "," : "", h->buckets[b]);
+            }
+
+            p = ngx_cpymem(p, "],\"sum\":", sizeof("],\"sum\":") - 1);
+            p = ngx_http_tw_hist_value(p, i, h->sum);
+            p = ngx_sprintf(p, ",\"count\":%uA}", h->count);
+        }
+
+        *p++ = '}';
+    }
+
+    *p++ = '}';
 
     p = ngx_cpymem(p, ",\n\"servers\":[", sizeof(",\n\"servers\":[") - 1);
 
@@ -806,7 +957,9 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
 static u_char *
 ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i, r, k;
+    ngx_uint_t                    i, r, k, b;
+    ngx_atomic_uint_t             n;
+    ngx_http_tw_hist_report_t    *h;
     ngx_http_tw_server_report_t  *sr;
 
     p = ngx_sprintf(p,
@@ -897,6 +1050,46 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
                 "# TYPE nginx_tw_kernel_time_wait_host_sockets gauge\n"
                 "nginx_tw_kernel_time_wait_host_sockets %A\n",
                 rp->kernel_host);
+    }
+
+    for (i = 0; i < NGX_HTTP_TW_NHISTS; i++) {
+        p = ngx_sprintf(p, "# HELP nginx_tw_connection_%V Connections at"
+                        " their close, by who closed first: %s.\n"
+                        "# TYPE nginx_tw_connection_%V histogram\n",
+                        &ngx_http_tw_hists[i].name, ngx_http_tw_hists[i].text,
+                        &ngx_http_tw_hists[i].name);
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            h = &rp->hist[i][k];
+            n = 0;
+
+            for (b = 0; b < NGX_HTTP_TW_NBUCKETS; b++) {
+                n += h->buckets[b];
+
+                p = ngx_sprintf(p, "nginx_tw_connection_%V_bucket"
+                                "{closer=\"%V\",le=\"",
+                                &ngx_http_tw_hists[i].name,
+                                &ngx_http_tw_closer_names[k]);
+
+                if (b < NGX_HTTP_TW_NBUCKETS - 1) {
+                    p = ngx_http_tw_hist_value(p, i,
+                                               ngx_http_tw_hist_bounds[i][b]);
+                } else {
+                    p = ngx_cpymem(p, "+Inf", 4);
+                }
+
+                p = ngx_sprintf(p, "\"} %uA\n", n);
+            }
+
+            p = ngx_sprintf(p, "nginx_tw_connection_%V_sum{closer=\"%V\"} ",
+                            &ngx_http_tw_hists[i].name,
+                            &ngx_http_tw_closer_names[k]);
+            p = ngx_http_tw_hist_value(p, i, h->sum);
+            p = ngx_sprintf(p, "\nnginx_tw_connection_%V_count{closer=\"%V\"}"
+                            " %uA\n",
+                            &ngx_http_tw_hists[i].name,
+                            &ngx_http_tw_closer_names[k], h->count);
+        }
     }
 
     if (rp->nservers == 0) {

@@ -25,6 +25,24 @@ ngx_http_tw_shctx_t     *ngx_http_tw_sh;
 static ngx_str_t  ngx_http_tw_zone_name = ngx_string("ngx_http_tw");
 
 
+/* the upper bounds of the buckets but the last */
+
+ngx_atomic_uint_t  ngx_http_tw_hist_bounds[NGX_HTTP_TW_NHISTS]
+                                          [NGX_HTTP_TW_NBUCKETS - 1] = {
+
+    /* requests per connection */
+    { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000 },
+
+    /* lifetime, ms: 10 ms to 1 hour */
+    { 10, 100, 500, 1000, 5000, 10000, 30000, 60000, 300000, 600000,
+      3600000 },
+
+    /* idle before the close, ms: around the usual keepalive_timeout */
+    { 100, 500, 1000, 5000, 10000, 15000, 30000, 60000, 75000, 120000,
+      300000 }
+};
+
+
 ngx_int_t
 ngx_http_tw_zone_add(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
 {
@@ -201,6 +219,24 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 }
 
 
+void
+ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
+    ngx_atomic_uint_t value)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_TW_NBUCKETS - 1; i++) {
+        if (value <= ngx_http_tw_hist_bounds[hist][i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&h->buckets[i], 1);
+    (void) ngx_atomic_fetch_add(&h->sum, value);
+    (void) ngx_atomic_fetch_add(&h->count, 1);
+}
+
+
 /*
  * Adds the workers' blocks up.  The close counters are read before
  * "accepted", so a connection counted as closed is always also counted
@@ -210,7 +246,7 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 void
 ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh, ngx_http_tw_counters_t *sum)
 {
-    ngx_uint_t               i, r, k;
+    ngx_uint_t               i, r, k, b;
     ngx_http_tw_counters_t  *c;
 
     ngx_memzero(sum, sizeof(ngx_http_tw_counters_t));
@@ -226,6 +262,17 @@ ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh, ngx_http_tw_counters_t *sum)
 
         sum->excluded += c->excluded;
         sum->requests += c->requests;
+
+        for (r = 0; r < NGX_HTTP_TW_NHISTS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                for (b = 0; b < NGX_HTTP_TW_NBUCKETS; b++) {
+                    sum->hist[r][k].buckets[b] += c->hist[r][k].buckets[b];
+                }
+
+                sum->hist[r][k].sum += c->hist[r][k].sum;
+                sum->hist[r][k].count += c->hist[r][k].count;
+            }
+        }
     }
 
     ngx_memory_barrier();

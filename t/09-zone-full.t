@@ -27,7 +27,7 @@ $t->write_conf(<<"EOF");
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
-    tw_zone_size 64k;
+    tw_zone_size 128k;
 $servers
     %%STATUS_SERVER%%
 }
@@ -63,7 +63,7 @@ ok($t->reload, 'a reload');
 is(scalar(() = $t->error_log =~ /tw zone is full/g), 1,
    'still one warning after a reload');
 
-$t->conf_error_ok(<<'EOF', qr/"tw_zone_size" directive must be at least 64k/,
+$t->conf_error_ok(<<'EOF', qr/"tw_zone_size" directive must be at least 128k/,
 %%TEST_GLOBALS%%
 events { }
 http {
