@@ -438,6 +438,10 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
                                     1);
     }
 
+    if (ctx->key != NULL) {
+        (void) ngx_atomic_fetch_add(&ctx->key->closes[reason][closer], 1);
+    }
+
     if (closer == NGX_HTTP_TW_SERVER) {
         ngx_http_tw_timewait_add(ngx_http_tw_sh,
                                  ctx->srv ? ctx->srv->block : NULL, reason);
@@ -571,12 +575,21 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     }
 
     ctx->srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
+    ctx->key = NULL;
 
     if (ctx->srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
 
         if (ctx->srv->block) {
             (void) ngx_atomic_fetch_add(&ctx->srv->block->requests, 1);
+        }
+
+        if (ctx->srv->key) {
+            ctx->key = ngx_http_tw_key_get(r, ctx->srv->key);
+
+            if (ctx->key) {
+                (void) ngx_atomic_fetch_add(&ctx->key->requests, 1);
+            }
         }
     }
 

@@ -29,6 +29,10 @@ static ngx_str_t *ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
 
 static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
     ngx_http_tw_zone_size;
+
+static char *ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data);
+
+static ngx_conf_post_handler_pt  ngx_http_tw_key_max_p = ngx_http_tw_key_max;
 static ngx_int_t ngx_http_tw_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tw_exit_process(ngx_cycle_t *cycle);
 
@@ -48,6 +52,20 @@ static ngx_command_t  ngx_http_tw_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_tw_main_conf_t, zone_size),
       &ngx_http_tw_zone_size_p },
+
+    { ngx_string("tw_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_tw_srv_conf_t, key),
+      NULL },
+
+    { ngx_string("tw_key_max"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_tw_main_conf_t, key_max),
+      &ngx_http_tw_key_max_p },
 
     { ngx_string("tw_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -124,6 +142,7 @@ ngx_http_tw_create_main_conf(ngx_conf_t *cf)
      */
 
     twmcf->zone_size = NGX_CONF_UNSET_SIZE;
+    twmcf->key_max = NGX_CONF_UNSET;
 
     if (ngx_array_init(&twmcf->servers, cf->pool, 4,
                        sizeof(ngx_http_tw_srv_conf_t *))
@@ -159,6 +178,10 @@ ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tw_srv_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 1);
+
+    if (conf->key == NULL) {
+        conf->key = prev->key;
+    }
 
     return NGX_CONF_OK;
 }
@@ -220,6 +243,19 @@ ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+static char *
+ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    if (*np < 1 || *np > 100000) {
+        return "must be between 1 and 100000";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_tw_init(ngx_conf_t *cf)
 {
@@ -230,6 +266,7 @@ ngx_http_tw_init(ngx_conf_t *cf)
     twmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module);
 
     ngx_conf_init_size_value(twmcf->zone_size, 1024 * 1024);
+    ngx_conf_init_value(twmcf->key_max, 100);
 
     if (ngx_http_tw_servers(cf, twmcf) != NGX_OK) {
         return NGX_ERROR;

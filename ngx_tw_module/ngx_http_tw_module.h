@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770006
+#define NGX_HTTP_TW_MAGIC         0x74770007
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -113,6 +113,32 @@ struct ngx_http_tw_block_s {
 
 
 /*
+ * One per distinct value of "tw_key", in the zone.  Readers walk the
+ * index without a lock; a new value is linked in under shpool->mutex,
+ * fully written before it is published.
+ */
+
+typedef struct ngx_http_tw_key_s  ngx_http_tw_key_t;
+
+struct ngx_http_tw_key_s {
+    ngx_http_tw_key_t *volatile next;
+    ngx_uint_t                  hash;
+    ngx_str_t                   value;
+    ngx_atomic_t                requests;
+    ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
+                                      [NGX_HTTP_TW_NCLOSERS];
+
+    /* at the last reset, under shpool->mutex */
+    ngx_atomic_uint_t           base_requests;
+    ngx_atomic_uint_t           base[NGX_HTTP_TW_NREASONS]
+                                    [NGX_HTTP_TW_NCLOSERS];
+};
+
+#define NGX_HTTP_TW_KEY_BUCKETS   1024
+#define NGX_HTTP_TW_KEY_LEN       256
+
+
+/*
  * The slab allocator gives this page-aligned memory, so with the slots
  * first each one starts on its own 128-byte boundary.
  */
@@ -133,6 +159,12 @@ typedef struct {
 
     ngx_http_tw_tick_t          ring[NGX_HTTP_TW_RING];
 
+    /* tw_key: the index, how many values it holds, and the rest */
+    ngx_http_tw_key_t *volatile keys[NGX_HTTP_TW_KEY_BUCKETS];
+    ngx_atomic_t                nkeys;
+    ngx_uint_t                  keys_full;    /* warning logged */
+    ngx_http_tw_key_t           overflow;
+
     /* the kernel's counts, read at most once a second */
     ngx_atomic_t                kernel_lock;
     ngx_atomic_t                kernel_time;
@@ -143,6 +175,7 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                  enable;
+    ngx_http_complex_value_t   *key;         /* tw_key */
     ngx_str_t                   name;        /* first server_name */
     ngx_str_t                   listen;      /* first listen address */
     ngx_http_tw_block_t        *block;       /* in the zone */
@@ -154,6 +187,7 @@ typedef struct {
     ngx_slab_pool_t            *shpool;
     ngx_shm_zone_t             *shm_zone;
     size_t                      zone_size;   /* tw_zone_size */
+    ngx_int_t                   key_max;     /* tw_key_max */
     ngx_array_t                 servers;     /* ngx_http_tw_srv_conf_t * */
 } ngx_http_tw_main_conf_t;
 
@@ -175,6 +209,7 @@ typedef struct {
     ngx_connection_t           *connection;
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
     ngx_uint_t                  slot;        /* in the worker's table */
+    ngx_http_tw_key_t          *key;         /* of the last request */
     ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
     unsigned                    state:2;
@@ -221,6 +256,10 @@ ngx_atomic_uint_t ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons);
 ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
 void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
+
+/* ngx_http_tw_keys.c */
+ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);

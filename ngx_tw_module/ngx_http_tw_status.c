@@ -63,7 +63,10 @@ typedef struct {
 
     ngx_http_tw_server_report_t  *servers;
     ngx_uint_t                    nservers;
-    size_t                        labels;   /* escaped, all servers */
+    ngx_http_tw_server_report_t  *keys;      /* tw_key values */
+    ngx_uint_t                    nkeys;
+    ngx_http_tw_server_report_t   overflow;
+    size_t                        extra;     /* output for the groups */
 
     /* TIME_WAIT now */
     ngx_atomic_uint_t             time_wait;
@@ -91,7 +94,32 @@ static ngx_int_t ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool);
 static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
+static void ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t period, ngx_http_tw_report_t *rp);
+static void ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
+    ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
+    ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
+    ngx_atomic_uint_t *base_requests,
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period);
 static u_char *ngx_http_tw_escape_label(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_tw_text_group(u_char *p,
+    ngx_http_tw_server_report_t *sr);
+static u_char *ngx_http_tw_json_group(u_char *p,
+    ngx_http_tw_server_report_t *sr);
+static u_char *ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
+    ngx_http_tw_server_report_t *sr, ngx_uint_t n);
+static u_char *ngx_http_tw_prometheus_labels(u_char *p, ngx_uint_t group,
+    ngx_http_tw_server_report_t *sr);
+
+
+#define NGX_HTTP_TW_GROUP_SERVER    0
+#define NGX_HTTP_TW_GROUP_KEY       1
+#define NGX_HTTP_TW_GROUP_OVERFLOW  2
+
+
+static char  *ngx_http_tw_group_names[] = {
+    "server", "key", "key_overflow"
+};
 static u_char *ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist,
     ngx_atomic_uint_t v);
@@ -150,11 +178,6 @@ static ngx_http_tw_render_pt  ngx_http_tw_renderers[] = {
       + NGX_HTTP_TW_NHISTS * NGX_HTTP_TW_NCLOSERS                            \
         * (NGX_HTTP_TW_NBUCKETS + 4)                                         \
       + 64) * 192)
-
-/* the same for each server, without its labels, counted apart */
-
-#define NGX_HTTP_TW_SERVER_LEN                                               \
-    ((NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 16) * 192)
 
 
 ngx_int_t
@@ -215,11 +238,7 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
                       "tw: counters reset by %V", &r->connection->addr_text);
     }
 
-    /* a Prometheus series repeats its server's labels, escaped */
-
-    size = NGX_HTTP_TW_STATUS_LEN + rp.nservers * NGX_HTTP_TW_SERVER_LEN
-           + (NGX_HTTP_TW_NREASONS * NGX_HTTP_TW_NCLOSERS + 16) * 2
-             * rp.labels;
+    size = NGX_HTTP_TW_STATUS_LEN + rp.extra;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -420,12 +439,22 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
         return NGX_ERROR;
     }
 
+    /* values added while this runs wait for the next response */
+
+    rp->nkeys = twmcf->sh->nkeys;
+    rp->keys = ngx_pcalloc(pool, (rp->nkeys + 1)
+                                 * sizeof(ngx_http_tw_server_report_t));
+    if (rp->keys == NULL) {
+        return NGX_ERROR;
+    }
+
     rp->period = period;
     rp->start_time = sh->start_time;
     rp->period_start = sh->start_time;
 
     if (period == NGX_HTTP_TW_SINCE_START) {
         ngx_http_tw_status_servers(twmcf, period, rp);
+        ngx_http_tw_status_keys(twmcf, period, rp);
         ngx_http_tw_zone_read(sh, sum);
         ngx_memzero(&base, sizeof(ngx_http_tw_counters_t));
 
@@ -433,6 +462,7 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
         ngx_shmtx_lock(&twmcf->shpool->mutex);
 
         ngx_http_tw_status_servers(twmcf, period, rp);
+        ngx_http_tw_status_keys(twmcf, period, rp);
         ngx_http_tw_zone_read(sh, sum);
 
         base = sh->baseline;
@@ -490,7 +520,13 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
     /* connections whose server has "tw off" are not reported */
 
-    rp->accepted = sum->accepted - sum->excluded;
+    /*
+     * a connection accepted before a reset may be excluded after it: the
+     * period's figure then stops at zero
+     */
+
+    rp->accepted = (sum->accepted > sum->excluded)
+                   ? sum->accepted - sum->excluded : 0;
     rp->open = open;
 
     /* TIME_WAIT now, whatever the period */
@@ -510,62 +546,126 @@ static void
 ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i, r, k;
-    ngx_atomic_uint_t             n;
+    ngx_uint_t                    i, n;
     ngx_http_tw_block_t          *b;
     ngx_http_tw_srv_conf_t      **twscfp;
     ngx_http_tw_server_report_t  *sr;
 
     twscfp = twmcf->servers.elts;
+    n = 0;
 
-    for (i = 0; i < rp->nservers; i++) {
-        sr = &rp->servers[i];
+    for (i = 0; i < twmcf->servers.nelts; i++) {
+        sr = &rp->servers[n];
         b = twscfp[i]->block;
 
         sr->name = twscfp[i]->name;
         sr->listen = twscfp[i]->listen;
 
-        if (b) {
-            sr->time_wait = ngx_http_tw_timewait_server(b);
-        }
-
-        rp->labels += sr->name.len + sr->listen.len
-                      + ngx_escape_json(NULL, sr->name.data, sr->name.len)
-                      + ngx_escape_json(NULL, sr->listen.data,
-                                        sr->listen.len);
-
         if (b == NULL) {
+            /* no room in the zone: counted in the totals only */
             continue;
         }
 
-        sr->requests = b->requests;
+        n++;
+        sr->time_wait = ngx_http_tw_timewait_server(b);
+
+        ngx_http_tw_group_read(rp, sr, &b->requests, b->closes,
+                               &b->base_requests, b->base, period);
+    }
+
+    rp->nservers = n;
+}
+
+
+/* the tw_key values, then the overflow */
+
+static void
+ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
+    ngx_http_tw_report_t *rp)
+{
+    ngx_uint_t                    i, n;
+    ngx_http_tw_key_t            *k, *o;
+    ngx_http_tw_server_report_t  *sr;
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_TW_KEY_BUCKETS && n < rp->nkeys; i++) {
+        for (k = twmcf->sh->keys[i]; k && n < rp->nkeys; k = k->next) {
+            sr = &rp->keys[n++];
+            sr->name = k->value;
+
+            ngx_http_tw_group_read(rp, sr, &k->requests, k->closes,
+                                   &k->base_requests, k->base, period);
+        }
+    }
+
+    rp->nkeys = n;
+
+    o = &twmcf->sh->overflow;
+    ngx_str_set(&rp->overflow.name, "overflow");
+
+    ngx_http_tw_group_read(rp, &rp->overflow, &o->requests, o->closes,
+                           &o->base_requests, o->base, period);
+}
+
+
+/*
+ * One group's figures (a server, a key value), less the baseline since a
+ * reset, and the room its output takes: a fixed part, and per cell that
+ * is not zero a line with the group's labels, escaped.
+ */
+
+static void
+ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
+    ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
+    ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
+    ngx_atomic_uint_t *base_requests,
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period)
+{
+    size_t             labels;
+    ngx_uint_t         r, k, cells;
+    ngx_atomic_uint_t  n;
+
+    cells = 0;
+
+    if (requests != NULL) {
+        sr->requests = *requests;
 
         if (period != NGX_HTTP_TW_SINCE_START) {
-            sr->requests -= b->base_requests;
+            sr->requests -= *base_requests;
         }
 
         if (period == NGX_HTTP_TW_RESET) {
-            b->base_requests += sr->requests;
+            *base_requests += sr->requests;
         }
 
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                n = b->closes[r][k];
+                n = closes[r][k];
 
                 if (period != NGX_HTTP_TW_SINCE_START) {
-                    n -= b->base[r][k];
+                    n -= base[r][k];
                 }
 
                 if (period == NGX_HTTP_TW_RESET) {
-                    b->base[r][k] += n;
+                    base[r][k] += n;
                 }
 
                 sr->closes[r][k] = n;
                 sr->closers[k] += n;
                 sr->closed += n;
+
+                cells += (n != 0);
             }
         }
     }
+
+    labels = 2 * (sr->name.len + sr->listen.len)
+             + ngx_escape_json(NULL, sr->name.data, sr->name.len)
+             + ngx_escape_json(NULL, sr->listen.data, sr->listen.len);
+
+    rp->extra += NGX_HTTP_TW_NREASONS * 192 + 1024
+                 + cells * 256 + (cells + 8) * 2 * labels;
 }
 
 
@@ -761,40 +861,68 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 
     *p++ = LF;
 
-    /* each server: its totals, then the cells that are not zero */
+    /* each server, each key value: its totals, then its cells */
 
     for (i = 0; i < rp->nservers; i++) {
         sr = &rp->servers[i];
 
-        p = ngx_sprintf(p, "\nserver \"%V\" %V: requests %uA, closed %uA;"
-                        " first FIN: server %uA, client %uA;"
-                        " reset: by server %uA, by client %uA;"
-                        " TIME_WAIT now: %uA\n",
-                        &sr->name, &sr->listen, sr->requests, sr->closed,
-                        sr->closers[NGX_HTTP_TW_SERVER],
-                        sr->closers[NGX_HTTP_TW_CLIENT],
-                        sr->closers[NGX_HTTP_TW_SERVER_RESET],
-                        sr->closers[NGX_HTTP_TW_CLIENT_RESET],
-                        sr->time_wait);
+        p = ngx_cpymem(p, "\nserver \"", sizeof("\nserver \"") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
+        p = ngx_sprintf(p, "\" %V: TIME_WAIT now %uA; ",
+                        &sr->listen, sr->time_wait);
+        p = ngx_http_tw_text_group(p, sr);
+    }
 
-        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                if (sr->closes[r][k] == 0) {
-                    continue;
-                }
+    for (i = 0; i < rp->nkeys; i++) {
+        sr = &rp->keys[i];
 
-                name = &ngx_http_tw_reason_names[r];
+        p = ngx_cpymem(p, "\nkey \"", sizeof("\nkey \"") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
+        p = ngx_cpymem(p, "\": ", 3);
+        p = ngx_http_tw_text_group(p, sr);
+    }
 
-                p = ngx_sprintf(p, "    %V", name);
-                p = ngx_cpymem(p, "                          ",
-                               26 - name->len);
+    if (rp->overflow.requests || rp->overflow.closed) {
+        p = ngx_cpymem(p, "\nkey overflow (values past tw_key_max): ",
+                       sizeof("\nkey overflow (values past tw_key_max): ")
+                       - 1);
+        p = ngx_http_tw_text_group(p, &rp->overflow);
+    }
 
-                name = &ngx_http_tw_closer_names[k];
+    return p;
+}
 
-                p = ngx_cpymem(p, name->data, name->len);
-                p = ngx_cpymem(p, "             ", 13 - name->len);
-                p = ngx_sprintf(p, "%12uA\n", sr->closes[r][k]);
+
+static u_char *
+ngx_http_tw_text_group(u_char *p, ngx_http_tw_server_report_t *sr)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   r, k;
+
+    p = ngx_sprintf(p, "requests %uA, closed %uA; first FIN: server %uA,"
+                    " client %uA; reset: by server %uA, by client %uA\n",
+                    sr->requests, sr->closed,
+                    sr->closers[NGX_HTTP_TW_SERVER],
+                    sr->closers[NGX_HTTP_TW_CLIENT],
+                    sr->closers[NGX_HTTP_TW_SERVER_RESET],
+                    sr->closers[NGX_HTTP_TW_CLIENT_RESET]);
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            if (sr->closes[r][k] == 0) {
+                continue;
             }
+
+            name = &ngx_http_tw_reason_names[r];
+
+            p = ngx_sprintf(p, "    %V", name);
+            p = ngx_cpymem(p, "                          ", 26 - name->len);
+
+            name = &ngx_http_tw_closer_names[k];
+
+            p = ngx_cpymem(p, name->data, name->len);
+            p = ngx_cpymem(p, "             ", 13 - name->len);
+            p = ngx_sprintf(p, "%12uA\n", sr->closes[r][k]);
         }
     }
 
@@ -892,16 +1020,44 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
         p = ngx_cpymem(p, "\",\"listen\":\"", sizeof("\",\"listen\":\"") - 1);
         p = (u_char *) ngx_escape_json(p, sr->listen.data, sr->listen.len);
 
-        p = ngx_sprintf(p, "\",\"requests\":%uA,\"closed\":%uA,"
-                        "\"time_wait\":%uA,\n",
-                        sr->requests, sr->closed, sr->time_wait);
-
-        p = ngx_http_tw_json_table(p, sr->closers, sr->closes);
-
-        *p++ = '}';
+        p = ngx_sprintf(p, "\",\"time_wait\":%uA,", sr->time_wait);
+        p = ngx_http_tw_json_group(p, sr);
     }
 
-    p = ngx_cpymem(p, "]}\n", sizeof("]}\n") - 1);
+    p = ngx_cpymem(p, "],\n\"keys\":[", sizeof("],\n\"keys\":[") - 1);
+
+    for (i = 0; i < rp->nkeys; i++) {
+        sr = &rp->keys[i];
+
+        p = ngx_cpymem(p, i ? ",\n{\"key\":\"" : "\n{\"key\":\"",
+                       i ? sizeof(",\n{\"key\":\"") - 1
+                         : sizeof("\n{\"key\":\"") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
+        p = ngx_cpymem(p, "\",", 2);
+        p = ngx_http_tw_json_group(p, sr);
+    }
+
+    p = ngx_cpymem(p, "],\n\"keys_overflow\":{",
+                   sizeof("],\n\"keys_overflow\":{") - 1);
+    p = ngx_http_tw_json_group(p, &rp->overflow);
+
+    p = ngx_cpymem(p, "}\n", sizeof("}\n") - 1);
+
+    return p;
+}
+
+
+/* "requests":..,"closed":..,"closers":{..},"reasons":{..}} */
+
+static u_char *
+ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr)
+{
+    p = ngx_sprintf(p, "\"requests\":%uA,\"closed\":%uA,\n",
+                    sr->requests, sr->closed);
+
+    p = ngx_http_tw_json_table(p, sr->closers, sr->closes);
+
+    *p++ = '}';
 
     return p;
 }
@@ -983,7 +1139,7 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
 
     p = ngx_sprintf(p,
             "# HELP nginx_tw_connections_accepted_total Client connections"
-            " accepted and tracked.\n"
+            " accepted and tracked, those later excluded too.\n"
             "# TYPE nginx_tw_connections_accepted_total counter\n"
             "nginx_tw_connections_accepted_total %uA\n"
             "# HELP nginx_tw_connections_excluded_total Connections that"
@@ -998,7 +1154,7 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
             " connections.\n"
             "# TYPE nginx_tw_requests_total counter\n"
             "nginx_tw_requests_total %uA\n",
-            rp->accepted, rp->sum.excluded, rp->open, rp->sum.requests);
+            rp->sum.accepted, rp->sum.excluded, rp->open, rp->sum.requests);
 
     p = ngx_cpymem(p,
             "# HELP nginx_tw_connections_closed_total Closed connections,"
@@ -1093,7 +1249,7 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
     }
 
     if (rp->nservers == 0) {
-        return p;
+        goto keys;
     }
 
     p = ngx_cpymem(p,
@@ -1116,60 +1272,104 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
         p = ngx_sprintf(p, "\"} %uA\n", sr->time_wait);
     }
 
-    p = ngx_cpymem(p,
-            "# HELP nginx_tw_server_requests_total Requests, by server.\n"
-            "# TYPE nginx_tw_server_requests_total counter\n",
-            sizeof("# HELP nginx_tw_server_requests_total Requests, by"
-                   " server.\n"
-                   "# TYPE nginx_tw_server_requests_total counter\n") - 1);
+    p = ngx_http_tw_prometheus_groups(p, NGX_HTTP_TW_GROUP_SERVER,
+                                      rp->servers, rp->nservers);
 
-    for (i = 0; i < rp->nservers; i++) {
-        sr = &rp->servers[i];
+keys:
 
-        p = ngx_cpymem(p, "nginx_tw_server_requests_total{server=\"",
-                       sizeof("nginx_tw_server_requests_total{server=\"")
-                       - 1);
-        p = ngx_http_tw_escape_label(p, &sr->name);
-        p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
-        p = ngx_http_tw_escape_label(p, &sr->listen);
-        p = ngx_sprintf(p, "\"} %uA\n", sr->requests);
+    p = ngx_http_tw_prometheus_groups(p, NGX_HTTP_TW_GROUP_KEY,
+                                      rp->keys, rp->nkeys);
+    p = ngx_http_tw_prometheus_groups(p, NGX_HTTP_TW_GROUP_OVERFLOW,
+                                      &rp->overflow, 1);
+
+    return p;
+}
+
+
+/*
+ * Two metric families for a list of groups: requests, and the closes by
+ * reason and closer that are not zero (series appear as they move).
+ */
+
+static u_char *
+ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
+    ngx_http_tw_server_report_t *sr, ngx_uint_t n)
+{
+    char        *name;
+    ngx_uint_t   i, r, k;
+
+    if (n == 0) {
+        return p;
     }
 
-    /* by server, the cells that are not zero: series appear as they move */
+    name = ngx_http_tw_group_names[group];
 
-    p = ngx_cpymem(p,
-            "# HELP nginx_tw_server_connections_closed_total Closed"
-            " connections, by server, who sent the first FIN and why.\n"
-            "# TYPE nginx_tw_server_connections_closed_total counter\n",
-            sizeof("# HELP nginx_tw_server_connections_closed_total Closed"
-                   " connections, by server, who sent the first FIN and"
-                   " why.\n"
-                   "# TYPE nginx_tw_server_connections_closed_total"
-                   " counter\n") - 1);
+    p = ngx_sprintf(p, "# HELP nginx_tw_%s_requests_total Requests,"
+                    " by %s.\n"
+                    "# TYPE nginx_tw_%s_requests_total counter\n",
+                    name, name, name);
 
-    for (i = 0; i < rp->nservers; i++) {
-        sr = &rp->servers[i];
+    for (i = 0; i < n; i++) {
+        p = ngx_sprintf(p, "nginx_tw_%s_requests_total", name);
+        p = ngx_http_tw_prometheus_labels(p, group, &sr[i]);
+        p = ngx_sprintf(p, "%s %uA\n",
+                        group == NGX_HTTP_TW_GROUP_OVERFLOW ? "" : "}",
+                        sr[i].requests);
+    }
 
+    p = ngx_sprintf(p, "# HELP nginx_tw_%s_connections_closed_total Closed"
+                    " connections, by %s, who sent the first FIN and why.\n"
+                    "# TYPE nginx_tw_%s_connections_closed_total counter\n",
+                    name, name, name);
+
+    for (i = 0; i < n; i++) {
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                if (sr->closes[r][k] == 0) {
+                if (sr[i].closes[r][k] == 0) {
                     continue;
                 }
 
-                p = ngx_cpymem(p,
-                               "nginx_tw_server_connections_closed_total"
-                               "{server=\"",
-                               sizeof("nginx_tw_server_connections_closed"
-                                      "_total{server=\"") - 1);
-                p = ngx_http_tw_escape_label(p, &sr->name);
-                p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
-                p = ngx_http_tw_escape_label(p, &sr->listen);
-                p = ngx_sprintf(p, "\",reason=\"%V\",closer=\"%V\"} %uA\n",
+                p = ngx_sprintf(p, "nginx_tw_%s_connections_closed_total",
+                                name);
+                p = ngx_http_tw_prometheus_labels(p, group, &sr[i]);
+                p = ngx_sprintf(p, "%sreason=\"%V\",closer=\"%V\"} %uA\n",
+                                group == NGX_HTTP_TW_GROUP_OVERFLOW ? "{"
+                                                                    : ",",
                                 &ngx_http_tw_reason_names[r],
                                 &ngx_http_tw_closer_names[k],
-                                sr->closes[r][k]);
+                                sr[i].closes[r][k]);
             }
         }
+    }
+
+    return p;
+}
+
+
+/* "{server=..,listen=.." or "{key=.." (open), or nothing for overflow */
+
+static u_char *
+ngx_http_tw_prometheus_labels(u_char *p, ngx_uint_t group,
+    ngx_http_tw_server_report_t *sr)
+{
+    switch (group) {
+
+    case NGX_HTTP_TW_GROUP_SERVER:
+        p = ngx_cpymem(p, "{server=\"", sizeof("{server=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->name);
+        p = ngx_cpymem(p, "\",listen=\"", sizeof("\",listen=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->listen);
+        *p++ = '"';
+        break;
+
+    case NGX_HTTP_TW_GROUP_KEY:
+        p = ngx_cpymem(p, "{key=\"", sizeof("{key=\"") - 1);
+        p = ngx_http_tw_escape_label(p, &sr->name);
+        *p++ = '"';
+        break;
+
+    default: /* NGX_HTTP_TW_GROUP_OVERFLOW */
+        break;
     }
 
     return p;

@@ -67,7 +67,7 @@ ngx_http_tw_variable_close(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t               *name;
-    ngx_uint_t               closer, reason;
+    ngx_uint_t              *decided;
     ngx_connection_t        *c;
     ngx_http_tw_conn_t      *ctx;
     ngx_http_tw_snapshot_t   s;
@@ -93,17 +93,30 @@ ngx_http_tw_variable_close(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    /* a copy: the count at close must not see this early look */
+    /* once per request, for both variables and every access_log */
 
-    s = ctx->snap;
-    s.phase = NGX_HTTP_TW_PHASE_REQUEST;
+    decided = ngx_http_get_module_ctx(r, ngx_http_tw_module);
 
-    ngx_http_tw_request_snapshot(r, &s);
-    ngx_http_tw_probe(c, ctx, &s);
-    ngx_http_tw_decide(c, &s, &closer, &reason);
+    if (decided == NULL) {
+        decided = ngx_palloc(r->pool, 2 * sizeof(ngx_uint_t));
+        if (decided == NULL) {
+            return NGX_ERROR;
+        }
 
-    name = data ? &ngx_http_tw_reason_names[reason]
-                : &ngx_http_tw_closer_names[closer];
+        /* a copy: the count at close must not see this early look */
+
+        s = ctx->snap;
+        s.phase = NGX_HTTP_TW_PHASE_REQUEST;
+
+        ngx_http_tw_request_snapshot(r, &s);
+        ngx_http_tw_probe(c, ctx, &s);
+        ngx_http_tw_decide(c, &s, &decided[0], &decided[1]);
+
+        ngx_http_set_ctx(r, decided, ngx_http_tw_module);
+    }
+
+    name = data ? &ngx_http_tw_reason_names[decided[1]]
+                : &ngx_http_tw_closer_names[decided[0]];
 
     v->len = name->len;
     v->valid = 1;

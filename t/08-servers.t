@@ -141,7 +141,7 @@ for my $r (keys %{ $total->{reasons} }) {
 # text and Prometheus show the same
 
 my $text = $t->status_text;
-like($text, qr/^server "a\.example" 127\.0\.0\.1:$port: requests 5, closed 5;/m,
+like($text, qr/^server "a\.example" 127\.0\.0\.1:$port: TIME_WAIT now \d+; requests 5, closed 5;/m,
      'text: a.example line');
 like($text, qr/^    keepalive_disabled +server +3$/m, 'text: b.example cell');
 

@@ -1,0 +1,148 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * tw_key: closes counted by the value of a user-defined key, e.g. a map
+ * of $http_user_agent.  At most tw_key_max values; later ones, and all
+ * values once the zone is full, are counted in "overflow".  Finding a
+ * value takes no lock; adding a new one takes the zone's mutex, which
+ * happens at most tw_key_max times, as requests are logged.  A close only
+ * adds to the counters of the value its connection already holds.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_tw_module.h"
+
+
+static ngx_http_tw_key_t *ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh,
+    ngx_uint_t hash, ngx_str_t *value);
+static ngx_http_tw_key_t *ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t hash, ngx_str_t *value, ngx_log_t *log);
+
+
+ngx_http_tw_key_t *
+ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
+{
+    ngx_str_t                 value;
+    ngx_uint_t                hash;
+    ngx_http_tw_key_t        *k;
+    ngx_http_tw_shctx_t      *sh;
+    ngx_http_tw_main_conf_t  *twmcf;
+
+    if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+        return NULL;
+    }
+
+    if (value.len > NGX_HTTP_TW_KEY_LEN) {
+        value.len = NGX_HTTP_TW_KEY_LEN;
+    }
+
+    twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
+    sh = twmcf->sh;
+
+    hash = ngx_hash_key(value.data, value.len);
+
+    k = ngx_http_tw_key_find(sh, hash, &value);
+
+    if (k != NULL) {
+        return k;
+    }
+
+    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max) {
+        return &sh->overflow;
+    }
+
+    return ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
+}
+
+
+static ngx_http_tw_key_t *
+ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh, ngx_uint_t hash,
+    ngx_str_t *value)
+{
+    ngx_http_tw_key_t  *k;
+
+    for (k = sh->keys[hash % NGX_HTTP_TW_KEY_BUCKETS]; k; k = k->next) {
+        if (k->hash == hash
+            && k->value.len == value->len
+            && ngx_strncmp(k->value.data, value->data, value->len) == 0)
+        {
+            return k;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_tw_key_t *
+ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t hash,
+    ngx_str_t *value, ngx_log_t *log)
+{
+    ngx_uint_t            b;
+    ngx_slab_pool_t      *shpool;
+    ngx_http_tw_key_t    *k;
+    ngx_http_tw_shctx_t  *sh;
+
+    sh = twmcf->sh;
+    shpool = twmcf->shpool;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    /* another worker may have added it meanwhile */
+
+    k = ngx_http_tw_key_find(sh, hash, value);
+
+    if (k != NULL) {
+        goto done;
+    }
+
+    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max) {
+        k = &sh->overflow;
+        goto done;
+    }
+
+    k = ngx_slab_calloc_locked(shpool, sizeof(ngx_http_tw_key_t)
+                                       + value->len);
+
+    if (k == NULL) {
+        k = &sh->overflow;
+
+        if (!sh->keys_full) {
+            sh->keys_full = 1;
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "tw zone is full: new tw_key values are counted"
+                          " as overflow; increase tw_zone_size");
+        }
+
+        goto done;
+    }
+
+    k->hash = hash;
+    k->value.len = value->len;
+    k->value.data = (u_char *) k + sizeof(ngx_http_tw_key_t);
+    ngx_memcpy(k->value.data, value->data, value->len);
+
+    b = hash % NGX_HTTP_TW_KEY_BUCKETS;
+
+    k->next = sh->keys[b];
+
+    /* readers see the value whole, or not at all */
+
+    ngx_memory_barrier();
+
+    sh->keys[b] = k;
+    sh->nkeys++;
+
+done:
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return k;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/perl
+
+# tw_key: closes counted by the value of a user-defined key (here a map
+# of the User-Agent with PCRE2 regexes), for the last request on each
+# connection; at most tw_key_max values, the rest in "overflow".
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    map $http_user_agent $tw_client {
+        ~*kube-probe          probe;
+        ~*ELB-HealthChecker   elb;
+        ~*^Mozilla/           browser;
+        default               other;
+    }
+    tw_key $tw_client;
+    tw_key_max 3;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "ok\n"; }
+    }
+    %%STATUS_SERVER%%
+}
+EOF
+
+$t->run;
+
+sub get {
+    my ($ua, %o) = @_;
+    return "GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: $ua\r\n"
+        . ($o{close} ? "Connection: close\r\n" : '') . "\r\n";
+}
+
+# the load balancer's health checks say Connection: close
+$t->request(get('ELB-HealthChecker/2.0', close => 1)) for 1 .. 4;
+
+# kube probes keep the connection; the probe closes it
+for (1 .. 2) {
+    my $s = $t->request(get('kube-probe/1.29'), keep => 1);
+    $t->close($s);
+}
+
+# a browser connection whose last request comes from the ELB agent
+my $s = $t->connect;
+$t->send_raw($s, get('Mozilla/5.0'));
+$t->read_response($s);
+$t->send_raw($s, get('ELB-HealthChecker/2.0', close => 1));
+$t->read_response($s);
+$t->wait_close($s);
+$t->close($s);
+
+# a browser alone
+$t->request(get('Mozilla/5.0', close => 1));
+
+# a fourth value, past tw_key_max 3: overflow
+$t->request(get('curl/8', close => 1)) for 1 .. 2;
+
+wait_until(sub { $t->counts->{open} == 0 });
+
+my $st = $t->status;
+my %k = map { ($_->{key} => $_) } @{ $st->{keys} };
+
+is_deeply([sort keys %k], [qw(browser elb probe)], 'three key values');
+is($k{elb}{reasons}{client_close}{server}, 5,
+   'elb: 5 client_close by nginx (one connection began as a browser)');
+is($k{elb}{closed}, 5, 'elb: 5 closed');
+is($k{elb}{requests}, 5, 'elb: 5 requests');
+is($k{probe}{reasons}{client_idle}{client}, 2, 'probe: 2 closed by it');
+is($k{browser}{closed}, 1, 'browser: 1 closed');
+is($k{browser}{requests}, 2, 'browser: 2 requests');
+is($st->{keys_overflow}{closed}, 2, 'overflow: the 2 of the 4th value');
+is($st->{keys_overflow}{requests}, 2, 'overflow: 2 requests');
+
+my $sum = $st->{keys_overflow}{closed};
+$sum += $_->{closed} for values %k;
+is($sum, $st->{connections}{closed}, 'the keys add up to the total');
+
+# the same in text and Prometheus
+
+my $text = $t->status_text;
+like($text, qr/^key "elb": requests 5, closed 5;/m, 'text: elb');
+like($text, qr/^key overflow \(values past tw_key_max\): requests 2,/m,
+     'text: overflow');
+
+my $m = $t->http_get('/tw_status?format=prometheus',
+                     port => $t->port('PORT_STATUS'))->{body};
+like($m, qr/^nginx_tw_key_connections_closed_total\{key="elb",reason="client_close",closer="server"\} 5$/m,
+     'prometheus: elb');
+like($m, qr/^nginx_tw_key_overflow_connections_closed_total\{reason="client_close",closer="server"\} 2$/m,
+     'prometheus: overflow');
+SKIP: {
+    skip 'promtool not installed', 1 unless TwTest::have('promtool');
+    $t->write_file('m.txt', $m);
+    my $p = $t->prefix;
+    is(system("promtool check metrics < $p/m.txt >/dev/null 2>&1"), 0,
+       'promtool accepts it');
+}
+
+# bad arguments
+
+for my $case (['tw_key_max 0;', qr/"tw_key_max" directive must be between 1 and 100000/],
+              ['tw_key;', qr/invalid number of arguments in "tw_key" directive/],
+              ['tw_key_max many;', qr/"tw_key_max" directive invalid number/])
+{
+    $t->conf_error_ok(<<"EOF", $case->[1], 5, $case->[0]);
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    $case->[0]
+}
+EOF
+}
+
+$t->done;
