@@ -326,6 +326,9 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
             twscf->name = sn[0].name;
         }
 
+        twscf->cscf = cscfp[i];
+        twscf->clcf = cscfp[i]->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
         listen = ngx_http_tw_first_listen(cmcf, cscfp[i]);
 
         if (listen) {

@@ -179,6 +179,10 @@ typedef struct {
     ngx_str_t                   name;        /* first server_name */
     ngx_str_t                   listen;      /* first listen address */
     ngx_http_tw_block_t        *block;       /* in the zone */
+
+    /* the server's own directives, for the advice */
+    ngx_http_core_srv_conf_t   *cscf;
+    ngx_http_core_loc_conf_t   *clcf;
 } ngx_http_tw_srv_conf_t;
 
 

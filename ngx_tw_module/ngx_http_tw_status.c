@@ -145,7 +145,9 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
 
     ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
 
-    if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK) {
+    if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK
+        || ngx_http_tw_advise(r->pool, &rp) != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -483,6 +485,7 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
         }
 
         n++;
+        sr->conf = twscfp[i];
         sr->time_wait = ngx_http_tw_timewait_server(b);
 
         ngx_http_tw_group_read(rp, sr, &b->requests, b->closes,
@@ -660,6 +663,7 @@ static u_char *
 ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 {
     ngx_str_t                    *name;
+    ngx_http_tw_advice_t         *a;
     ngx_uint_t                    i, r, k;
     ngx_http_tw_hist_report_t    *h;
     ngx_http_tw_server_report_t  *sr;
@@ -706,6 +710,16 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
             p = ngx_cpymem(p, "                          ", 26 - name->len);
             p = ngx_sprintf(p, "%12uA\n", rp->time_waits[r]);
         }
+    }
+
+    a = rp->advice->elts;
+
+    if (rp->advice->nelts) {
+        p = ngx_cpymem(p, "advice:\n", sizeof("advice:\n") - 1);
+    }
+
+    for (i = 0; i < rp->advice->nelts; i++) {
+        p = ngx_sprintf(p, "  - %V\n", &a[i].text);
     }
 
     *p++ = LF;
@@ -822,6 +836,7 @@ static u_char *
 ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 {
     ngx_uint_t                    i, r, k, b;
+    ngx_http_tw_advice_t         *a;
     ngx_http_tw_hist_report_t    *h;
     ngx_http_tw_server_report_t  *sr;
 
@@ -895,6 +910,22 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
     }
 
     *p++ = '}';
+
+    p = ngx_cpymem(p, ",\n\"advice\":[", sizeof(",\n\"advice\":[") - 1);
+
+    a = rp->advice->elts;
+
+    for (i = 0; i < rp->advice->nelts; i++) {
+        p = ngx_sprintf(p, "%s{\"rule\":\"%V\",\"subject\":\"",
+                        i ? ",\n" : "\n", &a[i].rule);
+        p = (u_char *) ngx_escape_json(p, a[i].subject.data,
+                                       a[i].subject.len);
+        p = ngx_sprintf(p, "\",\"share\":%ui,\"text\":\"", a[i].share);
+        p = (u_char *) ngx_escape_json(p, a[i].text.data, a[i].text.len);
+        p = ngx_cpymem(p, "\"}", 2);
+    }
+
+    *p++ = ']';
 
     p = ngx_cpymem(p, ",\n\"servers\":[", sizeof(",\n\"servers\":[") - 1);
 

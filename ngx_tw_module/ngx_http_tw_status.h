@@ -23,7 +23,16 @@ typedef struct {
     ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
                                    [NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        time_wait;
+    ngx_http_tw_srv_conf_t  *conf;       /* servers: the configuration */
 } ngx_http_tw_server_report_t;
+
+
+typedef struct {
+    ngx_str_t                rule;
+    ngx_str_t                subject;    /* a server, a key, or empty */
+    ngx_uint_t               share;      /* percent of nginx's FIN closes */
+    ngx_str_t                text;
+} ngx_http_tw_advice_t;
 
 
 typedef struct {
@@ -72,6 +81,8 @@ typedef struct {
     ngx_atomic_int_t              kernel_listen;
     ngx_atomic_int_t              kernel_host;
     ngx_atomic_uint_t             kernel_time;
+
+    ngx_array_t                  *advice;    /* ngx_http_tw_advice_t */
 } ngx_http_tw_report_t;
 
 
@@ -83,6 +94,7 @@ typedef struct {
 
 
 u_char *ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp);
+ngx_int_t ngx_http_tw_advise(ngx_pool_t *pool, ngx_http_tw_report_t *rp);
 u_char *ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist,
     ngx_atomic_uint_t v);
 

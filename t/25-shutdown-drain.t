@@ -66,6 +66,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
        'kernel: a TIME-WAIT on the server for each reclaimed one');
     like($t->error_log, qr/worker_connections are not enough/,
          'nginx said so in its log');
+    my ($drain) = grep { $_->{rule} eq 'drain' } @{ $t->status->{advice} };
+    like($drain && $drain->{text}, qr/^worker_connections ran out: nginx closed $drained idle connections to accept new ones; raise worker_connections$/,
+         'advice: raise worker_connections');
 }
 
 # worker_shutdown_timeout: a reload leaves connections that wait for a
