@@ -50,7 +50,7 @@ my %exported = map { $_ => 1 } $m =~ /^# TYPE (\S+) /mg;
 
 open my $fh, '<', "$dir/ngx_tw.rules.yml" or die $!;
 my $rules = do { local $/; <$fh> };
-my %used = map { $_ => 1 } $rules =~ /\b(nginx_tw_[a-z_]+)\b/g;
+my %used = map { $_ => 1 } $rules =~ /(?<![:\w])(nginx_tw_[a-z_]+)(?![:\w])/g;
 
 ok(scalar keys %used, 'the rules use module metrics');
 ok($exported{$_}, "$_ is exported") for sort keys %used;
