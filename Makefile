@@ -6,6 +6,8 @@
 #   make vanilla        the same nginx without the module: build/vanilla/nginx
 #   make dynamic        build/dynamic/ngx_http_tw_module.so for Debian's nginx
 #   make test-dynamic   the suite against Debian's nginx with that .so
+#   make demo           nginx with the classic TIME_WAIT problems, traffic,
+#                       and the status with its advice
 #
 # NGINX_SRC=/path builds against another nginx tree (a release tarball or
 # a git checkout, 1.22 or newer); by default Debian's source package is
@@ -39,7 +41,7 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 
 PROVE_JOBS   ?= $(JOBS)
 
-.PHONY: all build vanilla dynamic unit run test test-dynamic clean FORCE
+.PHONY: all build vanilla dynamic unit run test test-dynamic demo clean FORCE
 
 all: build
 
@@ -138,6 +140,13 @@ run: build
 	@echo "its counters:      http://127.0.0.1:$(PORT)/tw_status" \
 	      "(?format=json);  Ctrl-C stops it"
 	@exec $(NGINX) -p $(RUNDIR)/ -c nginx.conf -e stderr -g 'daemon off;'
+
+
+# a few seconds of the classic problems, then the status and its advice
+
+demo: build
+	@util/deps.sh test
+	@util/demo.sh $(NGINX)
 
 
 # the suite: real nginx processes, real sockets on loopback

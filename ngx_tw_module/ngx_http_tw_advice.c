@@ -40,7 +40,6 @@ static ngx_http_tw_advice_t *ngx_http_tw_advice_add(ngx_pool_t *pool,
     ngx_uint_t share);
 static ngx_uint_t ngx_http_tw_share(ngx_atomic_uint_t n,
     ngx_atomic_uint_t of);
-static ngx_atomic_uint_t ngx_http_tw_median(ngx_http_tw_hist_report_t *h);
 
 
 /* the rules about one server's keep-alive directives */
@@ -117,12 +116,10 @@ ngx_http_tw_advice_server(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
         switch (rule->reason) {
 
         case NGX_HTTP_TW_KEEPALIVE_REQUESTS:
-            p = ngx_sprintf(p, " (limit %ui; median %uA requests per"
-                            " connection): raise keepalive_requests",
-                            clcf->keepalive_requests,
-                            ngx_http_tw_median(
-                                &rp->hist[NGX_HTTP_TW_HIST_REQUESTS]
-                                         [NGX_HTTP_TW_SERVER]));
+            p = ngx_sprintf(p, ": connections served their %ui requests"
+                            " (keepalive_requests) and nginx closed them;"
+                            " raise keepalive_requests",
+                            clcf->keepalive_requests);
             break;
 
         case NGX_HTTP_TW_KEEPALIVE_TIMEOUT:
@@ -330,25 +327,3 @@ ngx_http_tw_share(ngx_atomic_uint_t n, ngx_atomic_uint_t of)
     return of ? (ngx_uint_t) (n * 100 / of) : 0;
 }
 
-
-/* the upper bound of the bucket the median falls in */
-
-static ngx_atomic_uint_t
-ngx_http_tw_median(ngx_http_tw_hist_report_t *h)
-{
-    ngx_uint_t         b;
-    ngx_atomic_uint_t  n;
-
-    n = 0;
-
-    for (b = 0; b < NGX_HTTP_TW_NBUCKETS - 1; b++) {
-        n += h->buckets[b];
-
-        if (2 * n >= h->count) {
-            return ngx_http_tw_hist_bounds[NGX_HTTP_TW_HIST_REQUESTS][b];
-        }
-    }
-
-    return ngx_http_tw_hist_bounds[NGX_HTTP_TW_HIST_REQUESTS]
-                                  [NGX_HTTP_TW_NBUCKETS - 2];
-}

@@ -149,7 +149,7 @@ sub quiet {
 
 my $a = period(sub { with_requests(25, 2) });
 my $x = says($a, 'keepalive_requests two.example', 'keepalive_requests 2');
-like($x->{text}, qr/^100% of nginx's closes on "two\.example" are keepalive_requests \(limit 2; median 2 requests per connection\): raise keepalive_requests$/,
+like($x->{text}, qr/^100% of nginx's closes on "two\.example" are keepalive_requests: connections served their 2 requests \(keepalive_requests\) and nginx closed them; raise keepalive_requests$/,
      'keepalive_requests: the text');
 is($x->{share}, 100, 'keepalive_requests: share');
 
