@@ -197,7 +197,7 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
         }
 
         a->text.len = ngx_sprintf(a->text.data, "worker_connections ran out:"
-                                  " nginx closed %uA idle connections to"
+                                  " nginx closed %uA connections to"
                                   " accept new ones; raise"
                                   " worker_connections",
                                   rp->reasons[NGX_HTTP_TW_DRAIN])

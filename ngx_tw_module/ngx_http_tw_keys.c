@@ -39,8 +39,20 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
         return NULL;
     }
 
+    /* an empty value means "no key" */
+
+    if (value.len == 0) {
+        return NULL;
+    }
+
     if (value.len > NGX_HTTP_TW_KEY_LEN) {
         value.len = NGX_HTTP_TW_KEY_LEN;
+
+        /* not in the middle of a UTF-8 character */
+
+        while (value.len && (value.data[value.len] & 0xc0) == 0x80) {
+            value.len--;
+        }
     }
 
     twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
@@ -54,7 +66,7 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
         return k;
     }
 
-    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max) {
+    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max || sh->keys_full) {
         return &sh->overflow;
     }
 

@@ -248,8 +248,8 @@ ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_int_t  *np = data;
 
-    if (*np < 1 || *np > 100000) {
-        return "must be between 1 and 100000";
+    if (*np < 1 || *np > 10000) {
+        return "must be between 1 and 10000";
     }
 
     return NGX_CONF_OK;

@@ -35,6 +35,13 @@ static char  *ngx_http_tw_group_names[] = {
 };
 
 
+static char  *ngx_http_tw_group_help[] = {
+    "by server",
+    "by tw_key value",
+    "whose tw_key value found no room"
+};
+
+
 /*
  * The Prometheus text exposition format: counters end in _total, times
  * are in seconds, and no gauge shares a name with a counter.
@@ -235,9 +242,9 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
     name = ngx_http_tw_group_names[group];
 
     p = ngx_sprintf(p, "# HELP nginx_tw_%s_requests_total Requests,"
-                    " by %s.\n"
+                    " %s.\n"
                     "# TYPE nginx_tw_%s_requests_total counter\n",
-                    name, name, name);
+                    name, ngx_http_tw_group_help[group], name);
 
     for (i = 0; i < n; i++) {
         p = ngx_sprintf(p, "nginx_tw_%s_requests_total", name);
@@ -248,9 +255,9 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
     }
 
     p = ngx_sprintf(p, "# HELP nginx_tw_%s_connections_closed_total Closed"
-                    " connections, by %s, who sent the first FIN and why.\n"
+                    " connections %s, by who sent the first FIN and why.\n"
                     "# TYPE nginx_tw_%s_connections_closed_total counter\n",
-                    name, name, name);
+                    name, ngx_http_tw_group_help[group], name);
 
     for (i = 0; i < n; i++) {
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {

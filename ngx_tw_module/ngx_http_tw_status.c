@@ -34,11 +34,12 @@ static void ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
     ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
     ngx_atomic_uint_t *base_requests,
-    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period);
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period,
+    ngx_uint_t full);
 static u_char *ngx_http_tw_text_group(u_char *p,
     ngx_http_tw_server_report_t *sr);
 static u_char *ngx_http_tw_json_group(u_char *p,
-    ngx_http_tw_server_report_t *sr);
+    ngx_http_tw_server_report_t *sr, ngx_uint_t all);
 
 static u_char *ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
@@ -46,7 +47,7 @@ static u_char *ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
 static u_char *ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_json_table(u_char *p,
     ngx_atomic_uint_t *closers,
-    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS]);
+    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all);
 static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
 
@@ -489,7 +490,7 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
         sr->time_wait = ngx_http_tw_timewait_server(b);
 
         ngx_http_tw_group_read(rp, sr, &b->requests, b->closes,
-                               &b->base_requests, b->base, period);
+                               &b->base_requests, b->base, period, 1);
     }
 
     rp->nservers = n;
@@ -514,7 +515,7 @@ ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
             sr->name = k->value;
 
             ngx_http_tw_group_read(rp, sr, &k->requests, k->closes,
-                                   &k->base_requests, k->base, period);
+                                   &k->base_requests, k->base, period, 0);
         }
     }
 
@@ -524,7 +525,7 @@ ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_str_set(&rp->overflow.name, "overflow");
 
     ngx_http_tw_group_read(rp, &rp->overflow, &o->requests, o->closes,
-                           &o->base_requests, o->base, period);
+                           &o->base_requests, o->base, period, 0);
 }
 
 
@@ -539,7 +540,8 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
     ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
     ngx_atomic_uint_t *base_requests,
-    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period)
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period,
+    ngx_uint_t full)
 {
     size_t             labels;
     ngx_uint_t         r, k, cells;
@@ -583,8 +585,10 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
              + ngx_escape_json(NULL, sr->name.data, sr->name.len)
              + ngx_escape_json(NULL, sr->listen.data, sr->listen.len);
 
-    rp->extra += NGX_HTTP_TW_NREASONS * 192 + 1024
-                 + cells * 256 + (cells + 8) * 2 * labels;
+    /* a server's JSON lists every reason, a key value's only its own */
+
+    rp->extra += (full ? NGX_HTTP_TW_NREASONS * 192 : 0) + 1024
+                 + cells * 448 + (cells + 8) * 2 * labels;
 }
 
 
@@ -856,7 +860,7 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     rp->accepted, rp->open, rp->closed, rp->sum.excluded,
                     rp->sum.requests);
 
-    p = ngx_http_tw_json_table(p, rp->closers, rp->closes);
+    p = ngx_http_tw_json_table(p, rp->closers, rp->closes, 1);
 
     p = ngx_sprintf(p, ",\n\"time_wait\":{\"window\":%d,\"estimate\":%uA,"
                     "\"kernel\":{\"listen\":",
@@ -940,7 +944,7 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
         p = (u_char *) ngx_escape_json(p, sr->listen.data, sr->listen.len);
 
         p = ngx_sprintf(p, "\",\"time_wait\":%uA,", sr->time_wait);
-        p = ngx_http_tw_json_group(p, sr);
+        p = ngx_http_tw_json_group(p, sr, 1);
     }
 
     p = ngx_cpymem(p, "],\n\"keys\":[", sizeof("],\n\"keys\":[") - 1);
@@ -953,12 +957,12 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                          : sizeof("\n{\"key\":\"") - 1);
         p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
         p = ngx_cpymem(p, "\",", 2);
-        p = ngx_http_tw_json_group(p, sr);
+        p = ngx_http_tw_json_group(p, sr, 0);
     }
 
     p = ngx_cpymem(p, "],\n\"keys_overflow\":{",
                    sizeof("],\n\"keys_overflow\":{") - 1);
-    p = ngx_http_tw_json_group(p, &rp->overflow);
+    p = ngx_http_tw_json_group(p, &rp->overflow, 0);
 
     p = ngx_cpymem(p, "}\n", sizeof("}\n") - 1);
 
@@ -966,15 +970,19 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
 }
 
 
-/* "requests":..,"closed":..,"closers":{..},"reasons":{..}} */
+/*
+ * "requests":..,"closed":..,"closers":{..},"reasons":{..}}; a tw_key
+ * value lists only the reasons it has, there may be thousands of values
+ */
 
 static u_char *
-ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr)
+ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr,
+    ngx_uint_t all)
 {
     p = ngx_sprintf(p, "\"requests\":%uA,\"closed\":%uA,\n",
                     sr->requests, sr->closed);
 
-    p = ngx_http_tw_json_table(p, sr->closers, sr->closes);
+    p = ngx_http_tw_json_table(p, sr->closers, sr->closes, all);
 
     *p++ = '}';
 
@@ -986,9 +994,9 @@ ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr)
 
 static u_char *
 ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
-    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS])
+    ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all)
 {
-    ngx_uint_t         r, k;
+    ngx_uint_t         r, k, n;
     ngx_atomic_uint_t  total;
 
     p = ngx_cpymem(p, "\"closers\":{", sizeof("\"closers\":{") - 1);
@@ -1000,6 +1008,8 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
 
     p = ngx_cpymem(p, "},\n\"reasons\":{\n", sizeof("},\n\"reasons\":{\n") - 1);
 
+    n = 0;
+
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         total = 0;
 
@@ -1007,7 +1017,11 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
             total += closes[r][k];
         }
 
-        p = ngx_sprintf(p, "%s\"%V\":{\"total\":%uA", r ? ",\n" : "",
+        if (total == 0 && !all) {
+            continue;
+        }
+
+        p = ngx_sprintf(p, "%s\"%V\":{\"total\":%uA", n++ ? ",\n" : "",
                         &ngx_http_tw_reason_names[r], total);
 
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {

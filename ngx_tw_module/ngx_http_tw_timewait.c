@@ -80,15 +80,23 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
     ngx_atomic_uint_t  old;
 
     for (spin = 0; spin < 2048; spin++) {
+
+        /* most closes find the slot already counting this second */
+
         old = *stamp;
 
         if (old == now) {
             return 1;
         }
 
-        if (old != NGX_HTTP_TW_RING_BUSY) {
+        if (old != NGX_HTTP_TW_RING_BUSY || spin == 2047) {
 
-            if (old > now) {
+            /*
+             * a slot still busy after all this was left so by a worker
+             * that died while claiming it: take it over
+             */
+
+            if (old > now && old != NGX_HTTP_TW_RING_BUSY) {
                 return 0;
             }
 
@@ -188,6 +196,13 @@ ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
     if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time
         || !ngx_atomic_cmp_set(&sh->kernel_lock, 0, 1))
     {
+        return;
+    }
+
+    /* another request may have read them just before the lock was ours */
+
+    if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time) {
+        sh->kernel_lock = 0;
         return;
     }
 

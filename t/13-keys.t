@@ -28,7 +28,11 @@ http {
         ~*^Mozilla/           browser;
         default               other;
     }
-    tw_key $tw_client;
+    map $uri $tw_key_or_none {
+        /nokey    "";
+        default   $tw_client;
+    }
+    tw_key $tw_key_or_none;
     tw_key_max 3;
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -70,6 +74,9 @@ $t->request(get('Mozilla/5.0', close => 1));
 # a fourth value, past tw_key_max 3: overflow
 $t->request(get('curl/8', close => 1)) for 1 .. 2;
 
+# an empty value is no key at all
+$t->request("GET /nokey HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
 wait_until(sub { $t->counts->{open} == 0 });
 
 my $st = $t->status;
@@ -88,7 +95,8 @@ is($st->{keys_overflow}{requests}, 2, 'overflow: 2 requests');
 
 my $sum = $st->{keys_overflow}{closed};
 $sum += $_->{closed} for values %k;
-is($sum, $st->{connections}{closed}, 'the keys add up to the total');
+is($sum + 1, $st->{connections}{closed},
+   'the keys add up to the total, less the close with an empty key');
 
 # the same in text and Prometheus
 
@@ -113,7 +121,8 @@ SKIP: {
 
 # bad arguments
 
-for my $case (['tw_key_max 0;', qr/"tw_key_max" directive must be between 1 and 100000/],
+for my $case (['tw_key_max 10001;', qr/"tw_key_max" directive must be between 1 and 10000/],
+              ['tw_key_max 0;', qr/"tw_key_max" directive must be between 1 and 10000/],
               ['tw_key;', qr/invalid number of arguments in "tw_key" directive/],
               ['tw_key_max many;', qr/"tw_key_max" directive invalid number/])
 {

@@ -67,7 +67,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     like($t->error_log, qr/worker_connections are not enough/,
          'nginx said so in its log');
     my ($drain) = grep { $_->{rule} eq 'drain' } @{ $t->status->{advice} };
-    like($drain && $drain->{text}, qr/^worker_connections ran out: nginx closed $drained idle connections to accept new ones; raise worker_connections$/,
+    like($drain && $drain->{text}, qr/^worker_connections ran out: nginx closed $drained connections to accept new ones; raise worker_connections$/,
          'advice: raise worker_connections');
 }
 
