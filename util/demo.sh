@@ -41,7 +41,8 @@ echo "  - 40 browsers that stay idle after a request"
 for i in $(seq 1 40); do
     (exec 3<>/dev/tcp/127.0.0.1/8088
      printf 'GET / HTTP/1.1\r\nHost: app.example\r\nUser-Agent: Mozilla/5.0\r\n\r\n' >&3
-     sleep 6.5) &
+     # read the response, then wait for nginx to close
+     timeout 7 cat <&3 > /dev/null) &
 done
 
 # 5. preconnects that never send a request
