@@ -189,6 +189,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
     ngx_http_tw_conns[i] = ctx;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, 1);
 
     /* this may run the whole connection and free c: do not touch it after */
 
@@ -404,6 +405,8 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
     ngx_connection_t        *c;
     ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
     ngx_http_tw_snapshot_t  *s;
+
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
 
     if (ctx->srv != NULL && !ctx->srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);

@@ -407,4 +407,5 @@ static void
 ngx_http_tw_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_tw_close_exit_process(cycle);
+    ngx_http_tw_zone_exit_process();
 }

@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770007
+#define NGX_HTTP_TW_MAGIC         0x74770008
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -65,6 +65,21 @@ typedef struct {
     u_char                      pad[128 - sizeof(ngx_http_tw_counters_t)
                                         % 128];
 } ngx_http_tw_slot_t;
+
+
+/*
+ * The connections each worker process holds open, so that those of a
+ * worker that died (SIGKILL, a crash) are reported as lost, not dropped.
+ */
+
+#define NGX_HTTP_TW_PROCS         256
+#define NGX_HTTP_TW_PROC_REAPING  ((ngx_atomic_uint_t) -1)
+
+
+typedef struct {
+    ngx_atomic_t                pid;          /* 0: a free entry */
+    ngx_atomic_t                open;
+} ngx_http_tw_proc_t;
 
 
 /*
@@ -165,6 +180,10 @@ typedef struct {
     ngx_uint_t                  keys_full;    /* warning logged */
     ngx_http_tw_key_t           overflow;
 
+    ngx_http_tw_proc_t          procs[NGX_HTTP_TW_PROCS];
+    ngx_atomic_t                lost;
+    ngx_atomic_uint_t           base_lost;    /* at the last reset */
+
     /* the kernel's counts, read at most once a second */
     ngx_atomic_t                kernel_lock;
     ngx_atomic_t                kernel_time;
@@ -226,6 +245,8 @@ typedef struct {
 ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
     ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_zone_exit_process(void);
+void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);
 void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_counters_t *sum);
 void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
@@ -252,6 +273,7 @@ ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 extern ngx_http_tw_shctx_t     *ngx_http_tw_sh;
+extern ngx_http_tw_proc_t      *ngx_http_tw_proc;
 
 /* ngx_http_tw_timewait.c */
 void ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh,

@@ -83,6 +83,10 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
             " closed in a server with tw off.\n"
             "# TYPE nginx_tw_connections_excluded_total counter\n"
             "nginx_tw_connections_excluded_total %uA\n"
+            "# HELP nginx_tw_connections_lost_total Connections held by"
+            " worker processes that died.\n"
+            "# TYPE nginx_tw_connections_lost_total counter\n"
+            "nginx_tw_connections_lost_total %uA\n"
             "# HELP nginx_tw_connections_open Tracked connections open"
             " now.\n"
             "# TYPE nginx_tw_connections_open gauge\n"
@@ -91,7 +95,8 @@ ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp)
             " connections.\n"
             "# TYPE nginx_tw_requests_total counter\n"
             "nginx_tw_requests_total %uA\n",
-            rp->sum.accepted, rp->sum.excluded, rp->open, rp->sum.requests);
+            rp->sum.accepted, rp->sum.excluded, rp->lost, rp->open,
+            rp->sum.requests);
 
     p = ngx_cpymem(p,
             "# HELP nginx_tw_connections_closed_total Closed connections,"

@@ -145,6 +145,7 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     }
 
     ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
+    ngx_http_tw_zone_reap(twmcf->sh);
 
     if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK
         || ngx_http_tw_advise(r->pool, &rp) != NGX_OK)
@@ -342,7 +343,7 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_http_tw_report_t *rp, ngx_pool_t *pool)
 {
     ngx_uint_t               i, r, k;
-    ngx_atomic_uint_t        n, open;
+    ngx_atomic_uint_t        n, open, lost;
     ngx_http_tw_shctx_t     *sh;
     ngx_http_tw_counters_t  *sum, base;
 
@@ -374,17 +375,25 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     if (period == NGX_HTTP_TW_SINCE_START) {
         ngx_http_tw_status_servers(twmcf, period, rp);
         ngx_http_tw_status_keys(twmcf, period, rp);
+        rp->lost = sh->lost;
         ngx_http_tw_zone_read(sh, sum);
         ngx_memzero(&base, sizeof(ngx_http_tw_counters_t));
+        lost = rp->lost;
 
     } else {
         ngx_shmtx_lock(&twmcf->shpool->mutex);
 
         ngx_http_tw_status_servers(twmcf, period, rp);
         ngx_http_tw_status_keys(twmcf, period, rp);
+        rp->lost = sh->lost;
         ngx_http_tw_zone_read(sh, sum);
 
         base = sh->baseline;
+        lost = rp->lost - sh->base_lost;
+
+        if (period == NGX_HTTP_TW_RESET) {
+            sh->base_lost = rp->lost;
+        }
 
         if (sh->reset_time) {
             rp->period_start = sh->reset_time;
@@ -405,7 +414,7 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
     /* open is a gauge: the connections open now, in any period */
 
-    open = sum->accepted - sum->excluded;
+    open = sum->accepted - sum->excluded - rp->lost;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
@@ -447,6 +456,7 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     rp->accepted = (sum->accepted > sum->excluded)
                    ? sum->accepted - sum->excluded : 0;
     rp->open = open;
+    rp->lost = lost;
 
     /* TIME_WAIT now, whatever the period */
 
@@ -692,6 +702,11 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
                     "requests %uA\n",
                     rp->accepted, rp->open, rp->closed, rp->sum.requests);
 
+    if (rp->lost) {
+        p = ngx_sprintf(p, "lost: %uA connections of worker processes that"
+                        " died\n", rp->lost);
+    }
+
     p = ngx_sprintf(p, "first FIN: server %uA, client %uA; "
                     "reset: by server %uA, by client %uA\n\n",
                     rp->closers[NGX_HTTP_TW_SERVER],
@@ -856,9 +871,10 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     rp->period_start, rp->resets);
 
     p = ngx_sprintf(p, "\"connections\":{\"accepted\":%uA,\"open\":%uA,"
-                    "\"closed\":%uA,\"excluded\":%uA},\"requests\":%uA,\n",
+                    "\"closed\":%uA,\"excluded\":%uA,\"lost\":%uA},"
+                    "\"requests\":%uA,\n",
                     rp->accepted, rp->open, rp->closed, rp->sum.excluded,
-                    rp->sum.requests);
+                    rp->lost, rp->sum.requests);
 
     p = ngx_http_tw_json_table(p, rp->closers, rp->closes, 1);
 

@@ -61,6 +61,7 @@ typedef struct {
     ngx_atomic_uint_t        closed;
     ngx_atomic_uint_t        accepted;
     ngx_atomic_uint_t        open;
+    ngx_atomic_uint_t        lost;
     ngx_atomic_uint_t        generation;
     ngx_atomic_uint_t        resets;
     time_t                   start_time;

@@ -20,6 +20,10 @@ static ngx_http_tw_block_t *ngx_http_tw_zone_block(ngx_slab_pool_t *shpool,
 
 ngx_http_tw_counters_t  *ngx_http_tw_counters;
 ngx_http_tw_shctx_t     *ngx_http_tw_sh;
+ngx_http_tw_proc_t      *ngx_http_tw_proc;
+
+/* where a worker that found no free entry counts its open connections */
+static ngx_http_tw_proc_t  ngx_http_tw_no_proc;
 
 
 static ngx_str_t  ngx_http_tw_zone_name = ngx_string("ngx_http_tw");
@@ -213,9 +217,80 @@ ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
 void
 ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 {
+    ngx_uint_t           i;
+    ngx_http_tw_proc_t  *e;
+
     ngx_http_tw_sh = twmcf->sh;
     ngx_http_tw_counters =
                   &twmcf->sh->slots[ngx_worker % NGX_HTTP_TW_SLOTS].counters;
+
+    /* a worker started in place of one that died: its connections */
+
+    ngx_http_tw_zone_reap(twmcf->sh);
+
+    ngx_http_tw_proc = &ngx_http_tw_no_proc;
+
+    for (i = 0; i < NGX_HTTP_TW_PROCS; i++) {
+        e = &twmcf->sh->procs[i];
+
+        if (e->pid == 0 && ngx_atomic_cmp_set(&e->pid, 0, ngx_pid)) {
+            e->open = 0;
+            ngx_http_tw_proc = e;
+            break;
+        }
+    }
+}
+
+
+void
+ngx_http_tw_zone_exit_process(void)
+{
+    if (ngx_http_tw_proc != NULL && ngx_http_tw_proc != &ngx_http_tw_no_proc)
+    {
+        /* every connection was counted by now */
+        ngx_http_tw_proc->pid = 0;
+    }
+
+    ngx_http_tw_proc = NULL;
+}
+
+
+/*
+ * The entries of processes that are gone without exiting through nginx:
+ * what they held open is lost.  Each entry is reaped once, by whoever
+ * marks it first.
+ */
+
+void
+ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh)
+{
+    ngx_uint_t           i;
+    ngx_atomic_uint_t    pid, open;
+    ngx_http_tw_proc_t  *e;
+
+    for (i = 0; i < NGX_HTTP_TW_PROCS; i++) {
+        e = &sh->procs[i];
+        pid = e->pid;
+
+        if (pid == 0 || pid == NGX_HTTP_TW_PROC_REAPING
+            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH)
+        {
+            continue;
+        }
+
+        if (!ngx_atomic_cmp_set(&e->pid, pid, NGX_HTTP_TW_PROC_REAPING)) {
+            continue;
+        }
+
+        open = e->open;
+        e->open = 0;
+
+        (void) ngx_atomic_fetch_add(&sh->lost, open);
+
+        ngx_memory_barrier();
+
+        e->pid = 0;
+    }
 }
 
 

@@ -747,8 +747,9 @@ sub moved_ok {
         || Test::More::diag(join "\n", @bad);
 }
 
-# conservation_ok($counts, $name): accepted == every reason + open, the
-# close total is the sum of the table, and nothing landed in "other".
+# conservation_ok($counts, $name): accepted == every reason + open + lost
+# (connections of worker processes that died), the close total is the sum
+# of the table, and nothing landed in "other".
 sub conservation_ok {
     my ($self, $c, $name) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -760,13 +761,14 @@ sub conservation_ok {
         $other += $c->{$key} if $key =~ m{^other/};
     }
 
-    my $ok = $c->{accepted} == $sum + $c->{open}
+    my $lost = $c->{lost} // 0;
+    my $ok = $c->{accepted} == $sum + $c->{open} + $lost
         && $c->{closed} == $sum && $other == 0;
 
     return Test::More::ok($ok, $name // 'conservation')
         || Test::More::diag("accepted $c->{accepted}, closed $c->{closed},"
                             . " sum of reasons $sum, open $c->{open},"
-                            . " other $other");
+                            . " lost $lost, other $other");
 }
 
 # case_ok(name => 'keepalive_timeout', n => 5, run => sub { ... },
