@@ -8,6 +8,7 @@
 #   make test-dynamic   the suite against Debian's nginx with that .so
 #   make demo           nginx with the classic TIME_WAIT problems, traffic,
 #                       and the status with its advice
+#   make bench          the module's cost against the same nginx without it
 #
 # NGINX_SRC=/path builds against another nginx tree (a release tarball or
 # a git checkout, 1.22 or newer); by default Debian's source package is
@@ -41,7 +42,8 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 
 PROVE_JOBS   ?= $(JOBS)
 
-.PHONY: all build vanilla dynamic unit run test test-dynamic demo clean FORCE
+.PHONY: all build vanilla dynamic unit run test test-dynamic demo bench \
+        clean FORCE
 
 all: build
 
@@ -147,6 +149,13 @@ run: build
 demo: build
 	@util/deps.sh test
 	@util/demo.sh $(NGINX)
+
+
+# throughput, latency and instructions per request, against plain nginx
+
+bench: build vanilla
+	@util/deps.sh test bench
+	perl bench/bench.pl
 
 
 # the suite: real nginx processes, real sockets on loopback

@@ -453,6 +453,11 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
      * period's figure then stops at zero
      */
 
+    /* free pages of the slab pool; small allocations share pages */
+
+    rp->zone_size = twmcf->shm_zone->shm.size;
+    rp->zone_free = twmcf->shpool->pfree * ngx_pagesize;
+
     rp->accepted = (sum->accepted > sum->excluded)
                    ? sum->accepted - sum->excluded : 0;
     rp->open = open;
@@ -864,6 +869,9 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     "\"current_time\":%T,\"generation\":%uA,\n",
                     NGX_HTTP_TW_SCHEMA, NGX_HTTP_TW_VERSION, NGINX_VERSION,
                     rp->start_time, ngx_time(), rp->generation);
+
+    p = ngx_sprintf(p, "\"zone\":{\"size\":%uz,\"free\":%uz},\n",
+                    rp->zone_size, rp->zone_free);
 
     p = ngx_sprintf(p, "\"period\":\"%s\",\"period_start\":%T,"
                     "\"resets\":%uA,\n",

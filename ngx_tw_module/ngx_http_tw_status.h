@@ -84,6 +84,9 @@ typedef struct {
     ngx_atomic_uint_t             kernel_time;
 
     ngx_array_t                  *advice;    /* ngx_http_tw_advice_t */
+
+    size_t                        zone_size;
+    size_t                        zone_free;
 } ngx_http_tw_report_t;
 
 

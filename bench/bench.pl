@@ -1,0 +1,358 @@
+#!/usr/bin/perl
+
+# ngx_tw's cost, measured against the same nginx without the module, in
+# one run: "make bench".
+#
+#   1. throughput and p99 latency with wrk, plain nginx and the module
+#      build alternating, each run in a fresh network namespace of its
+#      own (loopback only), for keep-alive requests of a small file and
+#      for one request per connection, with the module's defaults and
+#      with per-server and keyed breakdowns on;
+#   2. instructions per request under callgrind (one process, master
+#      process off): the stable figure on a noisy machine;
+#   3. how long tw_status takes to render with 1000 key values and every
+#      histogram filled, and the zone memory a key and a server take.
+#
+# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (50).
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+
+my $top = abs_path(dirname(__FILE__) . '/..');
+my %bin = (plain => "$top/build/vanilla/nginx",
+           module => "$top/build/static/nginx");
+my $rounds = $ENV{BENCH_ROUNDS} // 3;
+my $seconds = $ENV{BENCH_SECONDS} // 3;
+my $conns = $ENV{BENCH_CONNECTIONS} // 50;
+
+-x $bin{$_} or die "$bin{$_} is missing: make build vanilla\n" for keys %bin;
+$> == 0 or die "bench runs each measurement in a network namespace of its"
+    . " own: run it as root\n";
+
+my $dir = tempdir('tw-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+mkdir "$dir/html";
+write_file("$dir/html/small.txt", "hello, world\n");
+
+# the configurations: the same site, and for "breakdowns" 20 server names
+# and a tw_key map on top
+
+sub conf {
+    my ($variant, %o) = @_;
+    my $extra = '';
+    my $servers = '';
+
+    if ($variant eq 'breakdowns' || $variant eq 'plain_servers') {
+        $servers = join '', map {
+            "    server { listen 127.0.0.1:8080; server_name s$_.example;"
+            . " root $dir/html; }\n"
+        } 1 .. 20;
+    }
+
+    if ($variant eq 'breakdowns') {
+        $extra = <<'EOF';
+    map $http_user_agent $tw_client {
+        ~*kube-probe          probe;
+        ~*ELB-HealthChecker   elb;
+        ~*wrk                 wrk;
+        ~*ApacheBench         ab;
+        default               other;
+    }
+    tw_key $tw_client;
+    tw_key_max 1000;
+EOF
+    }
+
+    $extra .= $o{http} // '';
+
+    my $status = $variant =~ /^plain/ ? '' : <<'EOF';
+    server {
+        listen 127.0.0.1:8081;
+        tw off;
+        location / { tw_status; }
+    }
+EOF
+
+    return <<"EOF";
+worker_processes @{[ $o{workers} // 2 ]};
+pid $dir/nginx.pid;
+error_log $dir/error.log error;
+user root;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    keepalive_requests 100000;
+$extra
+    server {
+        listen 127.0.0.1:8080;
+        server_name localhost;
+        root $dir/html;
+    }
+$servers$status
+}
+EOF
+}
+
+sub write_file {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or die "$path: $!";
+    print $fh $text;
+    close $fh;
+}
+
+# runs a shell script in a fresh network namespace, returns its output
+sub in_netns {
+    my ($script) = @_;
+    write_file("$dir/run.sh", "set -e\nip link set lo up\n$script");
+    my $out = `unshare --net -- sh $dir/run.sh 2>&1`;
+    return $out;
+}
+
+sub start_stop {
+    my ($nginx, $middle) = @_;
+    return <<"EOF";
+$nginx -p $dir/ -c $dir/nginx.conf -e $dir/error.log
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    ss -Htln '( sport = :8080 )' | grep -q . && break; sleep 0.1
+done
+$middle
+$nginx -p $dir/ -c $dir/nginx.conf -e $dir/error.log -s stop
+sleep 0.3
+EOF
+}
+
+###########################################################################
+# 1. wrk
+###########################################################################
+
+my %wrk = (
+    'keep-alive' => "wrk -t1 -c$conns -d${seconds}s --latency"
+                    . " http://127.0.0.1:8080/small.txt",
+    'close'      => "wrk -t1 -c$conns -d${seconds}s --latency"
+                    . " -H 'Connection: close' http://127.0.0.1:8080/small.txt",
+);
+
+sub wrk_run {
+    my ($build, $variant, $load) = @_;
+    write_file("$dir/nginx.conf", conf($variant));
+    my $out = in_netns(start_stop($bin{$build}, $wrk{$load}));
+    my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(us|ms|s)/m;
+    die "wrk gave no figures:\n$out\n" unless defined $rps && defined $p99;
+    $p99 *= { us => 0.001, ms => 1, s => 1000 }->{$unit};
+    return ($rps, $p99);
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+print "ngx_tw benchmark: plain nginx against nginx with the module, same"
+    . " source and flags\n";
+print "wrk: $rounds rounds of ${seconds}s, $conns connections, 2 workers,"
+    . " each run in a network namespace of its own\n\n";
+
+my %res;
+
+for my $load ('keep-alive', 'close') {
+    for my $round (1 .. $rounds) {
+        for my $run (['plain', 'plain'], ['module', 'module'],
+                     ['plain', 'plain_servers'], ['module', 'breakdowns'])
+        {
+            my ($build, $variant) = @$run;
+            my ($rps, $p99) = wrk_run($build, $variant, $load);
+            push @{ $res{$load}{$variant}{rps} }, $rps;
+            push @{ $res{$load}{$variant}{p99} }, $p99;
+        }
+    }
+}
+
+printf "%-11s %-13s %11s %10s %12s %10s\n", 'load', 'build',
+    'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio';
+
+# each module run against the plain run of the same configuration
+
+my %against = (plain => 'plain', module => 'plain',
+               plain_servers => 'plain_servers',
+               breakdowns => 'plain_servers');
+my %label = (plain => 'plain', module => 'module',
+             plain_servers => 'plain, 21 srv', breakdowns => 'module+keys');
+
+for my $load ('keep-alive', 'close') {
+    for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
+        my $base = median(@{ $res{$load}{ $against{$variant} }{rps} });
+        my $base99 = median(@{ $res{$load}{ $against{$variant} }{p99} });
+        my $rps = median(@{ $res{$load}{$variant}{rps} });
+        my $p99 = median(@{ $res{$load}{$variant}{p99} });
+        printf "%-11s %-13s %11.0f %10.3f %12.3f %10.3f\n", $load,
+            $label{$variant}, $rps, $p99, $rps / $base, $p99 / $base99;
+    }
+}
+
+###########################################################################
+# 2. callgrind: instructions per request
+###########################################################################
+
+sub instructions {
+    my ($build, $variant, $load, $n) = @_;
+    write_file("$dir/nginx.conf", conf($variant, workers => 1));
+    unlink glob "$dir/cg.out*";
+
+    my $ab = $load eq 'keep-alive'
+        ? "ab -q -k -n $n -c 1 http://127.0.0.1:8080/small.txt"
+        : "ab -q -n $n -c 1 -H 'Connection: close'"
+          . " http://127.0.0.1:8080/small.txt";
+
+    my $out = in_netns(<<"EOF");
+valgrind --tool=callgrind --callgrind-out-file=$dir/cg.out \\
+    $bin{$build} -p $dir/ -c $dir/nginx.conf -e $dir/error.log \\
+    -g 'master_process off; daemon off;' > $dir/valgrind.log 2>&1 &
+for i in \$(seq 1 100); do
+    ss -Htln '( sport = :8080 )' | grep -q . && break; sleep 0.1
+done
+$ab > /dev/null || true
+
+# a single process may miss a signal that comes just before it waits for
+# events with no timer left: say it again until it is gone
+pid=\$(cat $dir/nginx.pid)
+for i in \$(seq 1 100); do
+    kill -QUIT \$pid 2>/dev/null || break
+    sleep 0.2
+done
+wait
+EOF
+
+    open my $fh, '<', "$dir/cg.out" or die "no callgrind output:\n$out\n"
+        . `cat $dir/valgrind.log`;
+    while (<$fh>) {
+        return $1 if /^(?:summary|totals):\s+(\d+)/;
+    }
+    die "no total in callgrind output\n";
+}
+
+print "\ninstructions per request (callgrind, one process; the difference"
+    . " between 1000 and 3000 requests)\n";
+printf "%-11s %-13s %14s %10s\n", 'load', 'build', 'instructions', 'ratio';
+
+for my $load ('keep-alive', 'close') {
+    my %per;
+
+    for my $run (['plain', 'plain'], ['module', 'module'],
+                 ['plain', 'plain_servers'], ['module', 'breakdowns'])
+    {
+        my ($build, $variant) = @$run;
+        my $a = instructions($build, $variant, $load, 1000);
+        my $b = instructions($build, $variant, $load, 3000);
+        $per{$variant} = ($b - $a) / 2000;
+    }
+
+    for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
+        printf "%-11s %-13s %14.0f %10.4f\n", $load, $label{$variant},
+            $per{$variant}, $per{$variant} / $per{ $against{$variant} };
+    }
+}
+
+###########################################################################
+# 3. tw_status: render time with 1000 keys, zone memory per key, server
+###########################################################################
+
+print "\ntw_status with 1000 key values and every histogram filled\n";
+
+sub status_times {
+    my $script = <<'EOF';
+use strict; use warnings; use IO::Socket::INET; use Time::HiRes qw(time);
+use JSON::PP;
+
+sub req {
+    my ($s, $path, %h) = @_;
+    my $hdr = join '', map { "$_: $h{$_}\r\n" } keys %h;
+    print $s "GET $path HTTP/1.1\r\nHost: x\r\n$hdr\r\n";
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) { sysread($s, $head, 1, length $head) or die }
+    my ($len) = $head =~ /Content-Length: (\d+)/i;
+    my $body = '';
+    while (length $body < $len) {
+        sysread($s, $body, $len - length $body, length $body) or die;
+    }
+    return $body;
+}
+
+sub conn { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => shift)
+           or die "connect: $!" }
+
+my $st = conn(8081);
+my $free0 = decode_json(req($st, '/?format=json'))->{zone}{free};
+
+# 1000 key values over keep-alive connections, and closes of every kind
+my $s = conn(8080);
+for my $i (1 .. 1000) {
+    req($s, '/small.txt', 'User-Agent' => "client-$i");
+    if ($i % 100 == 0) { close $s; $s = conn(8080); }
+}
+close $s;
+for (1 .. 50) {
+    my $c = conn(8080);
+    req($c, '/small.txt', 'Connection' => 'close');
+}
+
+my $free1 = decode_json(req($st, '/?format=json'))->{zone}{free};
+printf "zone: %.0f bytes per key value\n", ($free0 - $free1) / 1000;
+
+for my $format ('text', 'json', 'prometheus') {
+    my @t;
+    for (1 .. 200) {
+        my $t0 = time;
+        my $b = req($st, "/?format=$format");
+        push @t, (time - $t0) * 1000;
+        $main::size{$format} = length $b;
+    }
+    @t = sort { $a <=> $b } @t;
+    printf "%-10s %8d bytes  median %.3f ms  p90 %.3f ms\n", $format,
+        $main::size{$format}, $t[@t / 2], $t[int(@t * 0.9)];
+}
+EOF
+    write_file("$dir/status.pl", $script);
+    return in_netns(start_stop($bin{module},
+                               "perl $dir/status.pl\n"));
+}
+
+my $http = <<'EOF';
+    tw_key $http_user_agent;
+    tw_key_max 1000;
+    tw_zone_size 4m;
+EOF
+write_file("$dir/nginx.conf", conf('module', http => $http));
+print status_times();
+
+# per server: the zone with 1 server, and with 101
+
+sub zone_free {
+    my ($nservers) = @_;
+    my $servers = join '', map {
+        "    server { listen 127.0.0.1:8080; server_name x$_.example; }\n"
+    } 1 .. $nservers;
+    write_file("$dir/nginx.conf",
+               conf('module', http => "    tw_zone_size 4m;\n$servers"));
+    my $out = in_netns(start_stop($bin{module}, <<'EOF'));
+curl -s 'http://127.0.0.1:8081/?format=json'
+EOF
+    my ($free) = $out =~ /"free":(\d+)/ or die "no zone figure: $out\n";
+    return $free;
+}
+
+my $f0 = zone_free(0);
+my $f100 = zone_free(100);
+printf "zone: %.0f bytes per server\n", ($f0 - $f100) / 100;
