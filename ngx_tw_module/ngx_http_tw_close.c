@@ -362,7 +362,8 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     }
 
 #if (NGX_HTTP_V2)
-    if (c->log->action
+    if (ctx->state == NGX_HTTP_TW_STATE_WAIT
+        && c->log->action
         && ngx_strcmp(c->log->action, "processing HTTP/2 connection") == 0)
     {
         ctx->http2 = 1;
@@ -493,14 +494,11 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx)
 {
     char  *action;
 
-    action = ctx->connection->log->action;
-
-    if (ctx->http2
-        || (action
-            && ngx_strcmp(action, "processing HTTP/2 connection") == 0))
-    {
+    if (ctx->http2) {
         return NGX_HTTP_TW_PHASE_HTTP2;
     }
+
+    /* an HTTP/1 request was logged: the hooks know the phase */
 
     if (ctx->state == NGX_HTTP_TW_STATE_REQUEST) {
         return NGX_HTTP_TW_PHASE_REQUEST;
@@ -510,7 +508,19 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx)
         return NGX_HTTP_TW_PHASE_KEEPALIVE;
     }
 
-    if (action && ngx_strcmp(action, "SSL handshaking") == 0) {
+    /* no request logged: nginx's log action says what it was doing */
+
+    action = ctx->connection->log->action;
+
+    if (action == NULL) {
+        return NGX_HTTP_TW_PHASE_WAIT;
+    }
+
+    if (ngx_strcmp(action, "processing HTTP/2 connection") == 0) {
+        return NGX_HTTP_TW_PHASE_HTTP2;
+    }
+
+    if (ngx_strcmp(action, "SSL handshaking") == 0) {
         return NGX_HTTP_TW_PHASE_HANDSHAKE;
     }
 
