@@ -11,6 +11,10 @@
 #   make bench          the module's cost against the same nginx without it
 #   make test-asan      the suite against nginx and the module built with
 #                       AddressSanitizer and UndefinedBehaviorSanitizer
+#   make test-valgrind  the suite with every nginx process under memcheck
+#
+# TW_TEST_LONG=1 make test also runs test-asan and test-valgrind (.ci/run
+# sets it).
 #
 # NGINX_SRC=/path builds against another nginx tree (a release tarball or
 # a git checkout, 1.22 or newer); by default Debian's source package is
@@ -46,7 +50,7 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 PROVE_JOBS   ?= $(JOBS)
 
 .PHONY: all build vanilla dynamic unit run test test-dynamic demo bench \
-        asan test-asan clean FORCE
+        asan test-asan test-valgrind clean FORCE
 
 all: build
 
@@ -188,6 +192,9 @@ bench: build vanilla
 test: build dynamic unit
 	@util/deps.sh test
 	prove -j$(PROVE_JOBS) t/
+ifneq ($(TW_TEST_LONG),)
+	$(MAKE) test-asan test-valgrind
+endif
 
 test-dynamic: dynamic
 	@util/deps.sh test
@@ -202,6 +209,10 @@ test-asan: asan dynamic unit
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:suppressions=$(TOP)/t/ubsan.supp \
 	TEST_NGINX_BINARY=$(ASAN)/nginx prove -j$(PROVE_JOBS) t/
+
+test-valgrind: build dynamic unit
+	@util/deps.sh test valgrind
+	TEST_NGINX_VALGRIND=1 prove -j$(PROVE_JOBS) t/
 
 clean:
 	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(ASAN) $(BUILD)/*.id \

@@ -14,7 +14,8 @@ for what in "$@"; do
     dynamic) pkgs="$pkgs nginx nginx-dev" ;;
     test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils
                    openssl prometheus" ;;
-    bench)   pkgs="$pkgs wrk valgrind" ;;
+    bench)   pkgs="$pkgs wrk valgrind apache2-utils curl" ;;
+    valgrind) pkgs="$pkgs valgrind" ;;
     *)       echo "util/deps.sh: unknown group \"$what\"" >&2; exit 2 ;;
     esac
 done

@@ -206,7 +206,7 @@ sub run {
     unlink $self->_path('nginx.pid');
 
     my $out = $self->_path('nginx-start.out');
-    my ($rc) = _run_cmd([$self->_nginx_args('error.log')],
+    my ($rc) = _run_cmd([$self->_valgrind, $self->_nginx_args('error.log')],
                         timeout => 10, output => $out);
 
     if (!defined $rc || $rc != 0) {
@@ -342,7 +342,9 @@ sub worker_pids {
     my ($self, %opts) = @_;
     my $master = $self->master_pid or return ();
     my @pids = _children_of($master);
-    return @pids if $opts{all};
+
+    # under valgrind nginx cannot retitle its processes
+    return @pids if $opts{all} || $ENV{TEST_NGINX_VALGRIND};
 
     return grep {
         my $cmd = _slurp("/proc/$_/cmdline") // '';
@@ -906,6 +908,17 @@ sub check_logs {
         splice @bad, 20 if @bad > 20;
         Test::More::ok(!@bad, $name) or Test::More::diag(join "\n", @bad);
     }
+
+    if ($ENV{TEST_NGINX_VALGRIND}) {
+        my @found;
+        for my $f (glob "$self->{prefix}/valgrind.*.log") {
+            my $text = _slurp($f) // '';
+            push @found, "$f:\n$text" if $text =~ /\S/;
+        }
+        Test::More::ok(!@found, 'no memcheck report')
+            or Test::More::diag(join "\n", @found);
+    }
+
     return;
 }
 
@@ -989,6 +1002,20 @@ sub _start_failure {
 }
 
 # Arguments for the binary: -p, -c and, when supported, -e.
+# TEST_NGINX_VALGRIND=1: every nginx process of the test runs under
+# memcheck, which writes what it finds to PREFIX/valgrind.PID.log; the log
+# checks at the end fail on any of it.  Leaks are not looked for: nginx
+# leaves its pools to the process exit.
+sub _valgrind {
+    my ($self) = @_;
+    return () unless $ENV{TEST_NGINX_VALGRIND};
+    my $p = $self->{prefix};
+    my $supp = "$REPO_ROOT/t/valgrind.supp";
+    return ('valgrind', '--tool=memcheck', '--quiet', '--leak-check=no',
+            '--num-callers=20', "--log-file=$p/valgrind.%p.log",
+            (-f $supp ? "--suppressions=$supp" : ()));
+}
+
 sub _nginx_args {
     my ($self, $elog) = @_;
     my $p = $self->{prefix};
