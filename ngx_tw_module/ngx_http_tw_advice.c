@@ -28,6 +28,7 @@ typedef struct {
     ngx_str_t    rule;
     ngx_uint_t   reason;
     ngx_uint_t   share;       /* percent that makes the rule speak */
+    char        *text;        /* what it says, after the share */
 } ngx_http_tw_rule_t;
 
 
@@ -45,12 +46,36 @@ static ngx_uint_t ngx_http_tw_share(ngx_atomic_uint_t n,
 /* the rules about one server's keep-alive directives */
 
 static ngx_http_tw_rule_t  ngx_http_tw_server_rules[] = {
-    { ngx_string("keepalive_requests"), NGX_HTTP_TW_KEEPALIVE_REQUESTS, 20 },
-    { ngx_string("keepalive_timeout"), NGX_HTTP_TW_KEEPALIVE_TIMEOUT, 30 },
-    { ngx_string("keepalive_disabled"), NGX_HTTP_TW_KEEPALIVE_DISABLED, 10 },
-    { ngx_string("keepalive_time"), NGX_HTTP_TW_KEEPALIVE_TIME, 20 },
-    { ngx_string("no_request_timeout"), NGX_HTTP_TW_NO_REQUEST_TIMEOUT, 30 },
-    { ngx_null_string, 0, 0 }
+    { ngx_string("keepalive_requests"), NGX_HTTP_TW_KEEPALIVE_REQUESTS, 20,
+      NULL },
+    { ngx_string("keepalive_timeout"), NGX_HTTP_TW_KEEPALIVE_TIMEOUT, 30,
+      NULL },
+    { ngx_string("keepalive_disabled"), NGX_HTTP_TW_KEEPALIVE_DISABLED, 10,
+      NULL },
+    { ngx_string("keepalive_time"), NGX_HTTP_TW_KEEPALIVE_TIME, 20, NULL },
+    { ngx_string("no_request_timeout"), NGX_HTTP_TW_NO_REQUEST_TIMEOUT, 30,
+      NULL },
+    { ngx_null_string, 0, 0, NULL }
+};
+
+
+/* the rules about all of nginx's closes, whatever the server */
+
+static ngx_http_tw_rule_t  ngx_http_tw_total_rules[] = {
+
+    { ngx_string("client_close"), NGX_HTTP_TW_CLIENT_CLOSE, 30,
+      "comes from clients that send Connection: close; tw_key can tell"
+      " which" },
+
+    { ngx_string("http10"), NGX_HTTP_TW_HTTP10, 20,
+      "comes from HTTP/1.0 clients without keep-alive (load testers, old"
+      " proxies): have them use HTTP/1.1" },
+
+    { ngx_string("error_response"), NGX_HTTP_TW_ERROR_RESPONSE, 10,
+      "follows responses that close the connection (400, 413, 414, 494,"
+      " 500, 501, no length): find them in the access log" },
+
+    { ngx_null_string, 0, 0, NULL }
 };
 
 
@@ -186,6 +211,7 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
     ngx_str_t              none = ngx_null_string;
     ngx_uint_t             i, share, keys;
     ngx_atomic_uint_t      fin;
+    ngx_http_tw_rule_t    *rule;
     ngx_http_tw_advice_t  *a;
 
     /* worker_connections running out is worth a word at any share */
@@ -238,52 +264,28 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
         keys++;
     }
 
-    share = ngx_http_tw_share(rp->closes[NGX_HTTP_TW_CLIENT_CLOSE]
-                                        [NGX_HTTP_TW_SERVER], fin);
+    /* the rules about all of nginx's closes */
 
-    if (share >= 30 && keys == 0) {
-        a = ngx_http_tw_advice_add(pool, rp, "client_close", &none, share);
+    for (rule = ngx_http_tw_total_rules; rule->rule.len; rule++) {
+
+        share = ngx_http_tw_share(
+                       rp->closes[rule->reason][NGX_HTTP_TW_SERVER], fin);
+
+        if (share < rule->share
+            || (rule->reason == NGX_HTTP_TW_CLIENT_CLOSE && keys))
+        {
+            /* a key already named the clients that send the header */
+            continue;
+        }
+
+        a = ngx_http_tw_advice_add(pool, rp, (char *) rule->rule.data,
+                                   &none, share);
         if (a == NULL) {
             return NGX_ERROR;
         }
 
         a->text.len = ngx_sprintf(a->text.data, "%ui%% of nginx's TIME_WAIT"
-                                  " comes from clients that send"
-                                  " Connection: close; tw_key can tell"
-                                  " which", share)
-                      - a->text.data;
-    }
-
-    share = ngx_http_tw_share(rp->closes[NGX_HTTP_TW_HTTP10]
-                                        [NGX_HTTP_TW_SERVER], fin);
-
-    if (share >= 20) {
-        a = ngx_http_tw_advice_add(pool, rp, "http10", &none, share);
-        if (a == NULL) {
-            return NGX_ERROR;
-        }
-
-        a->text.len = ngx_sprintf(a->text.data, "%ui%% of nginx's TIME_WAIT"
-                                  " comes from HTTP/1.0 clients without"
-                                  " keep-alive (load testers, old proxies):"
-                                  " have them use HTTP/1.1", share)
-                      - a->text.data;
-    }
-
-    share = ngx_http_tw_share(rp->closes[NGX_HTTP_TW_ERROR_RESPONSE]
-                                        [NGX_HTTP_TW_SERVER], fin);
-
-    if (share >= 10) {
-        a = ngx_http_tw_advice_add(pool, rp, "error_response", &none, share);
-        if (a == NULL) {
-            return NGX_ERROR;
-        }
-
-        a->text.len = ngx_sprintf(a->text.data, "%ui%% of nginx's TIME_WAIT"
-                                  " follows responses that close the"
-                                  " connection (400, 413, 414, 494, 500,"
-                                  " 501, no length): find them in the access"
-                                  " log", share)
+                                  " %s", share, rule->text)
                       - a->text.data;
     }
 

@@ -151,13 +151,7 @@ like($m, qr/^nginx_tw_server_connections_closed_total\{server="b\.example",liste
      'prometheus: b.example series');
 like($m, qr/^nginx_tw_server_requests_total\{server="a\.example",listen="127\.0\.0\.1:$port"\} 5$/m,
      'prometheus: a.example requests');
-SKIP: {
-    skip 'promtool not installed', 1 unless TwTest::have('promtool');
-    $t->write_file('m.txt', $m);
-    my $p = $t->prefix;
-    is(system("promtool check metrics < $p/m.txt >/dev/null 2>&1"), 0,
-       'promtool accepts it');
-}
+$t->promtool_ok($m, 'promtool accepts it');
 
 # a reload keeps every server's figures; a renamed server starts anew
 

@@ -111,13 +111,7 @@ like($m, qr/^nginx_tw_key_connections_closed_total\{key="elb",reason="client_clo
      'prometheus: elb');
 like($m, qr/^nginx_tw_key_overflow_connections_closed_total\{reason="client_close",closer="server"\} 2$/m,
      'prometheus: overflow');
-SKIP: {
-    skip 'promtool not installed', 1 unless TwTest::have('promtool');
-    $t->write_file('m.txt', $m);
-    my $p = $t->prefix;
-    is(system("promtool check metrics < $p/m.txt >/dev/null 2>&1"), 0,
-       'promtool accepts it');
-}
+$t->promtool_ok($m, 'promtool accepts it');
 
 # bad arguments
 

@@ -584,6 +584,26 @@ sub tls_cert {
         or Test::More::BAIL_OUT('openssl could not make a certificate');
 }
 
+# promtool_ok($metrics, $name): "promtool check metrics" accepts the
+# text; skipped (as one test) when promtool is not installed
+sub promtool_ok {
+    my ($self, $metrics, $name) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+
+    SKIP: {
+        Test::More::skip('promtool (Debian package prometheus) is not'
+                         . ' installed', 1) unless have('promtool');
+
+        my $file = "$self->{prefix}/metrics.txt";
+        $self->write_file('metrics.txt', $metrics);
+
+        my $out = `promtool check metrics < $file 2>&1`;
+        Test::More::is($?, 0, $name) or Test::More::diag($out);
+    }
+
+    return;
+}
+
 # TwTest::have('curl', ...): every named program is on PATH
 sub have {
     shift if blessed $_[0] && $_[0]->isa(__PACKAGE__);
@@ -1708,6 +1728,11 @@ With C<< keep => 1 >> it returns the open socket instead.
 A scripted backend in a child process: accepts at most C<max>
 connections for at most C<seconds>, reads each request header and hands
 the socket to the handler, then closes it.  C<done()> stops it.
+
+=head2 promtool_ok($metrics, $name)
+
+One test: C<promtool check metrics> accepts the text; skipped when
+C<promtool> is not installed.
 
 =head2 kernel_counter($name)
 
