@@ -212,7 +212,7 @@ test-asan: asan dynamic unit
 
 test-valgrind: build dynamic unit
 	@util/deps.sh test valgrind
-	TEST_NGINX_VALGRIND=1 prove -j$(PROVE_JOBS) t/
+	TEST_NGINX_VALGRIND=1 prove t/
 
 clean:
 	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(ASAN) $(BUILD)/*.id \

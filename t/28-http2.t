@@ -93,6 +93,10 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
 # curl usually exits with nginx's GOAWAY and close_notify unread, so its
 # kernel answers nginx's FIN with an RST (client_reset, no TIME-WAIT
 # anywhere); when it has read them, the TIME-WAIT stays on the server.
+# When nginx is slow (under memcheck), the GOAWAY may reach curl before
+# its second request, which then goes out on a new connection that curl
+# itself closes: each such connection is one more accepted and one more
+# client close, with its TIME-WAIT on the client.
 
 {
     my $c0 = $t->counts;
@@ -105,15 +109,19 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
 
     my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
     my %d = map { $_ => $c1->{"http2/$_"} - $c0->{"http2/$_"} }
-        qw(server client_reset);
+        qw(server client_reset client);
+    my $extra = $c1->{accepted} - $c0->{accepted} - $n;
 
+    ok($extra >= 0 && $extra <= $n,
+       "keepalive_requests: $n connections, and $extra more by curl");
     is($d{server} + $d{client_reset}, $n,
-       "keepalive_requests: $n closes (server $d{server},"
+       "keepalive_requests: $n ended by nginx (server $d{server},"
        . " client_reset $d{client_reset})");
+    is($d{client}, $extra, 'keepalive_requests: curl closed its extra ones');
     $t->moved_ok($c0, $c1, { 'http2/server' => $d{server},
-                             'http2/client_reset' => $d{client_reset} },
+                             'http2/client_reset' => $d{client_reset},
+                             'http2/client' => $d{client} },
                  'keepalive_requests: nothing else moved');
-    is($c1->{accepted} - $c0->{accepted}, $n, 'keepalive_requests: accepted');
 
     select undef, undef, undef, 0.3;
 
@@ -122,8 +130,8 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
     ok($t->tw_server(%port) - $tws <= $d{server},
        'keepalive_requests: kernel: no server TIME-WAIT without a server'
        . ' FIN close');
-    is($t->tw_client(%port) - $twc, 0,
-       'keepalive_requests: kernel: none on the client');
+    is($t->tw_client(%port) - $twc, $extra,
+       'keepalive_requests: kernel: a client TIME-WAIT for each extra one');
 }
 
 $t->done;
