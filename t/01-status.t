@@ -34,7 +34,7 @@ $t->run;
 
 my $sp = $t->port('PORT_STATUS');
 
-my $c0 = $t->counts;
+my $c0 = $t->settled;
 is($c0->{accepted}, 0, 'nothing accepted yet: the status port is not counted');
 is($c0->{open}, 0, 'nothing open');
 

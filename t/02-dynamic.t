@@ -44,7 +44,7 @@ $t->run;
 
 like(`$nginx -v 2>&1`, qr{nginx/1\.}, 'it is the packaged nginx');
 
-my $c0 = $t->counts;
+my $c0 = $t->settled;
 
 for (1 .. 5) {
     $t->http_get('/');

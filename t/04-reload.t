@@ -36,7 +36,7 @@ $t->run;
 
 $t->http_get('/') for 1 .. 10;
 
-my $c0 = $t->counts;
+my $c0 = $t->settled;
 is($c0->{accepted}, 10, '10 connections before the reload');
 is($c0->{generation}, 0, 'generation 0');
 

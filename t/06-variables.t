@@ -39,7 +39,7 @@ EOF
 
 $t->run;
 
-my $c0 = $t->counts;
+my $c0 = $t->settled;
 
 # three requests on one connection, then the client closes it
 my $s = $t->connect;

@@ -103,7 +103,7 @@ $s = $t->request(get('c.example'), port => $port1, keep => 1);
 $t->close($s);
 
 # quiet.example has tw off: excluded, in no server and in no total
-my $c0 = $t->counts;
+my $c0 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
 $t->request(get('quiet.example', close => 1)) for 1 .. 2;
 my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
 $t->moved_ok($c0, $c1, {}, 'tw off server: no close counted');

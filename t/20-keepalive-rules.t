@@ -148,7 +148,7 @@ SKIP: {
         unless TwTest::have('ab');
 
     my $port = $t->port;
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my ($tws, $twc) = ($t->tw_server, $t->tw_client);
     my $created = $t->kernel_counter('TcpExtTW');
 

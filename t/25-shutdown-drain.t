@@ -42,7 +42,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 # reclaims the oldest idle ones to accept new ones
 
 {
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my $tws = $t->tw_server;
 
     my @s;
@@ -75,7 +75,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 # request in the old worker; the timer closes them after 1s
 
 {
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my $tws = $t->tw_server;
 
     my @s = map { $t->connect } 1 .. 3;
@@ -97,7 +97,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 # held, and the module counts those connections as it exits
 
 {
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my $tws = $t->tw_server;
 
     my @s = map { $t->request($get, keep => 1) } 1 .. 3;

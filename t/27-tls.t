@@ -62,7 +62,7 @@ sub curl {
 
 sub curl_ok {
     my ($name, $reason, @args) = @_;
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my $tws = $t->tw_server;
     my $twc = $t->tw_client;
 

@@ -99,7 +99,7 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
 # client close, with its TIME-WAIT on the client.
 
 {
-    my $c0 = $t->counts;
+    my $c0 = $t->settled;
     my %port = (port => $t->port('PORT_1'));
     my ($tws, $twc) = ($t->tw_server(%port), $t->tw_client(%port));
 
