@@ -32,6 +32,8 @@ VANILLA      := $(BUILD)/vanilla
 DYNAMIC      := $(BUILD)/dynamic
 UNIT         := $(BUILD)/unit
 ASAN         := $(BUILD)/asan
+BENCH_PLAIN  := $(BUILD)/bench-plain
+BENCH_MODULE := $(BUILD)/bench-module
 RUNDIR       := $(BUILD)/run
 DEBIAN_SRC   := /usr/share/nginx/src
 
@@ -39,7 +41,8 @@ NGINX        := $(STATIC)/nginx
 MODULE_SO    := $(DYNAMIC)/ngx_http_tw_module.so
 
 NGX_FLAGS    := --with-debug --with-http_ssl_module --with-http_v2_module \
-                --with-http_stub_status_module --with-pcre
+                --with-http_stub_status_module --with-pcre \
+                --with-poll_module
 
 MODULE_FILES := $(TOP)/config $(wildcard $(TOP)/ngx_tw_module/*.[ch])
 
@@ -50,7 +53,7 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 PROVE_JOBS   ?= $(JOBS)
 
 .PHONY: all build vanilla dynamic unit run test test-dynamic demo bench \
-        asan test-asan test-valgrind clean FORCE
+        bench-builds asan test-asan test-valgrind clean FORCE
 
 all: build
 
@@ -126,6 +129,38 @@ asan: $(ASAN)/Makefile
 	$(MAKE) -s -C $(NGINX_SRC) -f $(ASAN)/Makefile -j$(JOBS) $(ASAN)/nginx
 
 
+# the benchmark's pair: built as a distribution builds nginx (no debug
+# log, -O2 and Debian's hardening flags), with and without the module
+
+BENCH_FLAGS  := --with-http_ssl_module --with-http_v2_module \
+                --with-http_stub_status_module --with-pcre
+BENCH_CC_OPT  = $$(dpkg-buildflags --get CFLAGS) \
+                $$(dpkg-buildflags --get CPPFLAGS)
+BENCH_LD_OPT  = $$(dpkg-buildflags --get LDFLAGS)
+
+$(BENCH_MODULE)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(TOP)/config
+	@util/deps.sh build
+	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(BENCH_MODULE) \
+	    --prefix=$(RUNDIR) $(BENCH_FLAGS) \
+	    --with-cc-opt="$(BENCH_CC_OPT)" --with-ld-opt="$(BENCH_LD_OPT)" \
+	    --add-module=$(TOP) > $(BUILD)/bench-module.configure.log \
+	    || { tail -n 20 $(BUILD)/bench-module.configure.log; exit 1; }
+
+$(BENCH_PLAIN)/Makefile: $(NGINX_SRC)/src/core/nginx.h
+	@util/deps.sh build
+	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(BENCH_PLAIN) \
+	    --prefix=$(RUNDIR) $(BENCH_FLAGS) \
+	    --with-cc-opt="$(BENCH_CC_OPT)" --with-ld-opt="$(BENCH_LD_OPT)" \
+	    > $(BUILD)/bench-plain.configure.log \
+	    || { tail -n 20 $(BUILD)/bench-plain.configure.log; exit 1; }
+
+bench-builds: $(BENCH_PLAIN)/Makefile $(BENCH_MODULE)/Makefile
+	$(MAKE) -s -C $(NGINX_SRC) -f $(BENCH_PLAIN)/Makefile -j$(JOBS) \
+	    $(BENCH_PLAIN)/nginx
+	$(MAKE) -s -C $(NGINX_SRC) -f $(BENCH_MODULE)/Makefile -j$(JOBS) \
+	    $(BENCH_MODULE)/nginx
+
+
 # Debian's nginx: its headers (nginx-dev) and its configure flags, which
 # include --with-compat, so that /usr/sbin/nginx accepts the module
 
@@ -182,9 +217,10 @@ demo: build
 
 # throughput, latency and instructions per request, against plain nginx
 
-bench: build vanilla
+bench: bench-builds
 	@util/deps.sh test bench
-	perl bench/bench.pl
+	BENCH_PLAIN=$(BENCH_PLAIN)/nginx BENCH_MODULE=$(BENCH_MODULE)/nginx \
+	    perl bench/bench.pl
 
 
 # the suite: real nginx processes, real sockets on loopback
@@ -215,7 +251,8 @@ test-valgrind: build dynamic unit
 	TEST_NGINX_VALGRIND=1 prove t/
 
 clean:
-	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(ASAN) $(BUILD)/*.id \
+	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(ASAN) $(BENCH_PLAIN) \
+	    $(BENCH_MODULE) $(BUILD)/*.id \
 	    $(BUILD)/*.log
 
 FORCE:

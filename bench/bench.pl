@@ -13,7 +13,9 @@
 #   3. how long tw_status takes to render with 1000 key values and every
 #      histogram filled, and the zone memory a key and a server take.
 #
-# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (50).
+# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (50),
+# BENCH_PARTS (wrk,callgrind,status: the parts to run), BENCH_PLAIN and
+# BENCH_MODULE (the two nginx binaries; "make bench" builds them).
 
 use strict;
 use warnings;
@@ -27,13 +29,15 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 my $top = abs_path(dirname(__FILE__) . '/..');
-my %bin = (plain => "$top/build/vanilla/nginx",
-           module => "$top/build/static/nginx");
+my %bin = (plain => $ENV{BENCH_PLAIN} // "$top/build/bench-plain/nginx",
+           module => $ENV{BENCH_MODULE} // "$top/build/bench-module/nginx");
 my $rounds = $ENV{BENCH_ROUNDS} // 3;
 my $seconds = $ENV{BENCH_SECONDS} // 3;
 my $conns = $ENV{BENCH_CONNECTIONS} // 50;
+my %part = map { $_ => 1 } split /,/, $ENV{BENCH_PARTS}
+                                      // 'wrk,callgrind,status';
 
--x $bin{$_} or die "$bin{$_} is missing: make build vanilla\n" for keys %bin;
+-x $bin{$_} or die "$bin{$_} is missing: make bench-builds\n" for keys %bin;
 $> == 0 or die "bench runs each measurement in a network namespace of its"
     . " own: run it as root\n";
 
@@ -82,6 +86,7 @@ EOF
 
     return <<"EOF";
 worker_processes @{[ $o{workers} // 2 ]};
+pcre_jit on;
 pid $dir/nginx.pid;
 error_log $dir/error.log error;
 user root;
@@ -162,10 +167,24 @@ sub median {
 
 print "ngx_tw benchmark: plain nginx against nginx with the module, same"
     . " source and flags\n";
-print "wrk: $rounds rounds of ${seconds}s, $conns connections, 2 workers,"
-    . " each run in a network namespace of its own\n\n";
+print "  plain:  $bin{plain}\n  module: $bin{module}\n";
+print "  ", (`$bin{module} -V 2>&1` =~ /^(configure arguments:.*)$/m)[0]
+    // '', "\n";
 
 my %res;
+
+# each module run against the plain run of the same configuration
+
+my %against = (plain => 'plain', module => 'plain',
+               plain_servers => 'plain_servers',
+               breakdowns => 'plain_servers');
+my %label = (plain => 'plain', module => 'module',
+             plain_servers => 'plain, 21 srv', breakdowns => 'module+keys');
+
+if ($part{wrk}) {
+
+print "\nwrk: $rounds rounds of ${seconds}s, $conns connections, 2 workers,"
+    . " each run in a network namespace of its own\n\n";
 
 for my $load ('keep-alive', 'close') {
     for my $round (1 .. $rounds) {
@@ -183,14 +202,6 @@ for my $load ('keep-alive', 'close') {
 printf "%-11s %-13s %11s %10s %12s %10s\n", 'load', 'build',
     'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio';
 
-# each module run against the plain run of the same configuration
-
-my %against = (plain => 'plain', module => 'plain',
-               plain_servers => 'plain_servers',
-               breakdowns => 'plain_servers');
-my %label = (plain => 'plain', module => 'module',
-             plain_servers => 'plain, 21 srv', breakdowns => 'module+keys');
-
 for my $load ('keep-alive', 'close') {
     for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
         my $base = median(@{ $res{$load}{ $against{$variant} }{rps} });
@@ -200,6 +211,8 @@ for my $load ('keep-alive', 'close') {
         printf "%-11s %-13s %11.0f %10.3f %12.3f %10.3f\n", $load,
             $label{$variant}, $rps, $p99, $rps / $base, $p99 / $base99;
     }
+}
+
 }
 
 ###########################################################################
@@ -235,17 +248,81 @@ done
 wait
 EOF
 
+    my $total;
     open my $fh, '<', "$dir/cg.out" or die "no callgrind output:\n$out\n"
         . `cat $dir/valgrind.log`;
     while (<$fh>) {
-        return $1 if /^(?:summary|totals):\s+(\d+)/;
+        if (/^(?:summary|totals):\s+(\d+)/) {
+            $total = $1;
+            last;
+        }
     }
-    die "no total in callgrind output\n";
+    close $fh;
+    die "no total in callgrind output\n" unless defined $total;
+
+    return ($total, functions("$dir/cg.out"));
 }
+
+# inclusive instructions of every function, and of each of its callees;
+# callgrind may list a function once per source file its inlined parts
+# come from, each time with a share of the whole: the largest is the
+# function with all its callees
+
+sub functions {
+    my ($file) = @_;
+    my (%incl, %callee, $fn);
+
+    for (`callgrind_annotate --tree=calling --inclusive=yes --auto=no \\
+          --threshold=100 $file 2>/dev/null`)
+    {
+        if (/^\s*([\d,]+) \(\s*[\d.]+%\)\s+\*\s+\S*?:(\S+)/) {
+            my $n = $1;
+            ($fn = $2) =~ s/'\d+$//;
+            $n =~ tr/,//d;
+            $incl{$fn} = $n if $n > ($incl{$fn} // 0);
+
+        } elsif (defined $fn
+                 && /^\s*([\d,]+) \(\s*[\d.]+%\)\s+>\s+\S*?:(\S+) \(/)
+        {
+            my ($n, $callee) = ($1, $2);
+            $n =~ tr/,//d;
+            $callee{$fn}{$callee} = $n
+                if $n > ($callee{$fn}{$callee} // 0);
+        }
+    }
+
+    return { incl => \%incl, callee => \%callee };
+}
+
+# where the module's instructions go
+
+sub hooks {
+    my ($f) = @_;
+    my $i = $f->{incl};
+    my $c = $f->{callee};
+    my %h;
+
+    $h{accept} = ($i->{ngx_http_tw_init_connection} // 0)
+        - ($c->{ngx_http_tw_init_connection}{ngx_http_init_connection} // 0);
+    $h{post_read} = $i->{ngx_http_tw_post_read_handler} // 0;
+    $h{log} = ($i->{ngx_http_tw_log_handler} // 0)
+        - ($c->{ngx_http_tw_log_handler}{ngx_http_tw_key_get} // 0);
+    $h{close} = ($i->{ngx_http_tw_del_conn} // 0)
+        - ($c->{ngx_http_tw_del_conn}{ngx_epoll_del_connection} // 0);
+    $h{expression} = $c->{ngx_http_tw_key_get}{ngx_http_complex_value}
+        // 0;
+    $h{key} = ($i->{ngx_http_tw_key_get} // 0) - $h{expression};
+
+    return \%h;
+}
+
+if ($part{callgrind}) {
 
 print "\ninstructions per request (callgrind, one process; the difference"
     . " between 1000 and 3000 requests)\n";
 printf "%-11s %-13s %14s %10s\n", 'load', 'build', 'instructions', 'ratio';
+
+my %where;
 
 for my $load ('keep-alive', 'close') {
     my %per;
@@ -254,9 +331,17 @@ for my $load ('keep-alive', 'close') {
                  ['plain', 'plain_servers'], ['module', 'breakdowns'])
     {
         my ($build, $variant) = @$run;
-        my $a = instructions($build, $variant, $load, 1000);
-        my $b = instructions($build, $variant, $load, 3000);
+        my ($a, $fa) = instructions($build, $variant, $load, 1000);
+        my ($b, $fb) = instructions($build, $variant, $load, 3000);
         $per{$variant} = ($b - $a) / 2000;
+
+        next unless $build eq 'module';
+
+        my ($ha, $hb) = (hooks($fa), hooks($fb));
+        $where{$load}{$variant}{$_} = ($hb->{$_} - $ha->{$_}) / 2000
+            for keys %$ha;
+        $where{$load}{$variant}{total} = $per{$variant}
+            - $per{ $against{$variant} };
     }
 
     for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
@@ -265,9 +350,35 @@ for my $load ('keep-alive', 'close') {
     }
 }
 
+print "\nwhere the module's instructions go, per request\n";
+printf "%-11s %-13s %7s %9s %5s %6s %7s %9s %6s\n", 'load', 'build',
+    'accept', 'post-read', 'log', 'close', 'tw_key', 'key expr', 'total';
+
+for my $load ('keep-alive', 'close') {
+    for my $variant ('module', 'breakdowns') {
+        my $w = $where{$load}{$variant};
+        printf "%-11s %-13s %7.0f %9.0f %5.0f %6.0f %7.0f %9.0f %6.0f\n",
+            $load, $label{$variant},
+            @$w{qw(accept post_read log close key expression total)};
+    }
+}
+
+print <<'EOF';
+accept: the listener handler; post-read, log: the phase handlers; close:
+TCP state, classification and counters, in del_conn(); tw_key: finding
+the value in the zone; key expr: evaluating the tw_key string, here a map
+of 4 regexes with pcre_jit on, which costs as much wherever nginx
+evaluates it; total: the difference from plain nginx, including nginx's
+own calls of the phase handlers.
+EOF
+
+}
+
 ###########################################################################
 # 3. tw_status: render time with 1000 keys, zone memory per key, server
 ###########################################################################
+
+exit 0 unless $part{status};
 
 print "\ntw_status with 1000 key values and every histogram filled\n";
 

@@ -7,15 +7,18 @@
 /*
  * Where the module watches client connections:
  *
- *   - the listener handler: every accepted HTTP connection gets a context
- *     in c->pool and a c->pool cleanup, and is counted as accepted;
+ *   - the listener handler: every accepted HTTP connection takes the
+ *     context of its connection slot and is counted as accepted;
  *   - the post-read phase: whether the client's FIN had already arrived
  *     when nginx started on the request (epoll reports it with the data);
  *   - the log phase: a snapshot of each request as it ends, with the
  *     keep-alive rules recomputed as nginx applied them;
  *   - the event module's del_conn(), called by ngx_close_connection()
- *     just before close(): the TCP state, while the socket still exists;
- *   - the c->pool cleanup, after close(): classify and count, once.
+ *     just before close(): the TCP state, while the socket still exists,
+ *     then the close is classified and counted, once.
+ *
+ * Without a del_conn() (an event method other than epoll) a c->pool
+ * cleanup counts the close, after close(), from nginx's flags alone.
  */
 
 
@@ -36,12 +39,17 @@ static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
 static void ngx_http_tw_close_handler(void *data);
-static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx);
-static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx);
+static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
+static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx,
+    ngx_connection_t *c);
+static ngx_inline void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h,
+    ngx_uint_t hist, ngx_atomic_uint_t value);
 
 
-static ngx_http_tw_conn_t       **ngx_http_tw_conns;
-static ngx_uint_t                 ngx_http_tw_nconns;
+ngx_http_tw_conn_t               *ngx_http_tw_conns;
+ngx_uint_t                        ngx_http_tw_nconns;
+
+static ngx_uint_t                 ngx_http_tw_cleanup;
 static ngx_int_t                (*ngx_http_tw_del_conn_next)(
                                       ngx_connection_t *c, ngx_uint_t flags);
 
@@ -53,13 +61,14 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_uint_t        i, n;
     ngx_listening_t  *ls;
 
-    ngx_http_tw_nconns = cycle->connection_n;
     ngx_http_tw_conns = ngx_pcalloc(cycle->pool,
                                     cycle->connection_n
-                                    * sizeof(ngx_http_tw_conn_t *));
+                                    * sizeof(ngx_http_tw_conn_t));
     if (ngx_http_tw_conns == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_tw_nconns = cycle->connection_n;
 
     n = 0;
     ls = cycle->listening.elts;
@@ -89,20 +98,26 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
         }
     }
 
+    if (n == 0) {
+        return NGX_OK;
+    }
+
     /*
      * ngx_close_connection() calls del_conn() just before close(), while
      * the socket can still be asked for its TCP state (epoll only)
      */
 
-    if (n && ngx_event_actions.del_conn != NULL
-        && ngx_event_actions.del_conn != ngx_http_tw_del_conn)
-    {
+    if (ngx_event_actions.del_conn == NULL) {
+        ngx_http_tw_cleanup = 1;
+
+    } else if (ngx_event_actions.del_conn != ngx_http_tw_del_conn) {
         ngx_http_tw_del_conn_next = ngx_event_actions.del_conn;
         ngx_event_actions.del_conn = ngx_http_tw_del_conn;
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
-                   "tw: watching %ui listeners", n);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                   "tw: watching %ui listeners, cleanup:%ui",
+                   n, ngx_http_tw_cleanup);
 
     return NGX_OK;
 }
@@ -120,18 +135,13 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
     ngx_connection_t    *c;
     ngx_http_tw_conn_t  *ctx;
 
-    if (ngx_http_tw_conns == NULL) {
-        return;
-    }
-
     for (i = 0; i < ngx_http_tw_nconns; i++) {
-        ctx = ngx_http_tw_conns[i];
+        ctx = &ngx_http_tw_conns[i];
+        c = ctx->connection;
 
-        if (ctx == NULL) {
+        if (c == NULL || ctx->number != c->number) {
             continue;
         }
-
-        c = ctx->connection;
 
         if (c->fd != (ngx_socket_t) -1) {
             ngx_http_tw_probe(c, ctx, &ctx->snap);
@@ -139,12 +149,10 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
 
         ctx->snap.terminate = 1;
 
-        ngx_http_tw_count(ctx);
-
-        ngx_http_tw_conns[i] = NULL;
+        ngx_http_tw_count(ctx, c);
     }
 
-    ngx_http_tw_conns = NULL;
+    ngx_http_tw_nconns = 0;
 }
 
 
@@ -158,7 +166,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 
     i = c - ngx_cycle->connections;
 
-    if (i >= ngx_http_tw_nconns || ngx_http_tw_conns == NULL) {
+    if (i >= ngx_http_tw_nconns) {
         ngx_http_init_connection(c);
         return;
     }
@@ -171,22 +179,24 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
         return;
     }
 
-    cln = ngx_pool_cleanup_add(c->pool, sizeof(ngx_http_tw_conn_t));
-    if (cln == NULL) {
-        ngx_http_init_connection(c);
-        return;
+    ctx = &ngx_http_tw_conns[i];
+
+    if (ngx_http_tw_cleanup) {
+        cln = ngx_pool_cleanup_add(c->pool, 0);
+        if (cln == NULL) {
+            ngx_http_init_connection(c);
+            return;
+        }
+
+        cln->handler = ngx_http_tw_close_handler;
+        cln->data = ctx;
     }
 
-    ctx = cln->data;
     ngx_memzero(ctx, sizeof(ngx_http_tw_conn_t));
 
     ctx->connection = c;
+    ctx->number = c->number;
     ctx->srv = srv;
-    ctx->slot = i;
-
-    cln->handler = ngx_http_tw_close_handler;
-
-    ngx_http_tw_conns[i] = ctx;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, 1);
@@ -266,33 +276,6 @@ ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
 }
 
 
-ngx_http_tw_conn_t *
-ngx_http_tw_lookup(ngx_connection_t *c)
-{
-    ngx_uint_t           i;
-    ngx_http_tw_conn_t  *ctx;
-
-    if (ngx_http_tw_conns == NULL) {
-        return NULL;
-    }
-
-    i = ((uintptr_t) c - (uintptr_t) ngx_cycle->connections)
-        / sizeof(ngx_connection_t);
-
-    if (i >= ngx_http_tw_nconns) {
-        return NULL;
-    }
-
-    ctx = ngx_http_tw_conns[i];
-
-    if (ctx == NULL || ctx->connection != c) {
-        return NULL;
-    }
-
-    return ctx;
-}
-
-
 static ngx_int_t
 ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
 {
@@ -308,6 +291,7 @@ ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
 
         if (ctx != NULL) {
             ngx_http_tw_probe(c, ctx, &ctx->snap);
+            ngx_http_tw_count(ctx, c);
         }
     }
 
@@ -380,32 +364,36 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 }
 
 
+/* the c->pool cleanup, without a del_conn(): the socket is closed */
+
 static void
 ngx_http_tw_close_handler(void *data)
 {
     ngx_http_tw_conn_t  *ctx = data;
 
-    if (ngx_http_tw_conns == NULL
-        || ctx->slot >= ngx_http_tw_nconns
-        || ngx_http_tw_conns[ctx->slot] != ctx)
-    {
+    ngx_connection_t  *c;
+
+    c = ctx->connection;
+
+    if (c == NULL || ctx->number != c->number) {
         /* already counted at process exit */
         return;
     }
 
-    ngx_http_tw_conns[ctx->slot] = NULL;
-
-    ngx_http_tw_count(ctx);
+    ngx_http_tw_count(ctx, c);
 }
 
 
 static void
-ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
+ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
     ngx_uint_t               closer, reason;
-    ngx_connection_t        *c;
     ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
     ngx_http_tw_snapshot_t  *s;
+
+    /* counted once: the slot is free from now on */
+
+    ctx->connection = NULL;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
 
@@ -415,14 +403,13 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
     }
 
     s = &ctx->snap;
-    s->phase = ngx_http_tw_phase(ctx);
+    s->phase = ngx_http_tw_phase(ctx, c);
 
-    ngx_http_tw_decide(ctx->connection, s, &closer, &reason);
+    ngx_http_tw_decide(c, s, &closer, &reason);
 
     (void) ngx_atomic_fetch_add(
                           &ngx_http_tw_counters->closes[reason][closer], 1);
 
-    c = ctx->connection;
     h = ngx_http_tw_counters->hist;
 
     ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_REQUESTS][closer],
@@ -450,6 +437,23 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx)
         ngx_http_tw_timewait_add(ngx_http_tw_sh,
                                  ctx->srv ? ctx->srv->block : NULL, reason);
     }
+}
+
+
+static ngx_inline void
+ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
+    ngx_atomic_uint_t value)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_TW_NBUCKETS - 1; i++) {
+        if (value <= ngx_http_tw_hist_bounds[hist][i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&h->buckets[i], 1);
+    (void) ngx_atomic_fetch_add(&h->sum, value);
 }
 
 
@@ -490,7 +494,7 @@ ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 
 
 static ngx_uint_t
-ngx_http_tw_phase(ngx_http_tw_conn_t *ctx)
+ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
     char  *action;
 
@@ -510,7 +514,7 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx)
 
     /* no request logged: nginx's log action says what it was doing */
 
-    action = ctx->connection->log->action;
+    action = c->log->action;
 
     if (action == NULL) {
         return NGX_HTTP_TW_PHASE_WAIT;
@@ -551,8 +555,7 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 
     } /* else as the log phase saw them, before a delayed TLS shutdown */
 
-    *closer = ngx_http_tw_closer(s);
-    *reason = ngx_http_tw_reason(s, *closer);
+    ngx_http_tw_classify(s, closer, reason);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
@@ -656,34 +659,76 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     ngx_msec_t                 age;
     ngx_msec_int_t             took;
     ngx_connection_t          *c;
+    ngx_http_tw_snapshot_t     t;
     ngx_http_core_loc_conf_t  *clcf;
 
     c = r->connection;
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    s->status = r->headers_out.status;
-    s->conn_close = c->close;
-    s->conn_error = c->error;
-    s->conn_timedout = c->timedout;
-    s->write_timedout = c->write->timedout;
+    /*
+     * built in a local copy and stored at once: the kernel's bits and
+     * fin_early stay as they are, everything else is this request's
+     */
+
+    t = *s;
+
+    t.status = r->headers_out.status;
+    t.conn_close = c->close;
+    t.conn_error = c->error;
+    t.conn_timedout = c->timedout;
+    t.write_timedout = c->write->timedout;
 
     /* free_request() sets SO_LINGER {1, 0} right after the log phase */
-    s->linger_reset = (c->timedout && clcf->reset_timedout_connection);
+    t.linger_reset = (c->timedout && clcf->reset_timedout_connection);
 
     /* the closing paths leave r->keepalive as nginx last decided it */
-    s->keepalive_off = !r->keepalive;
+    t.keepalive_off = !r->keepalive;
 
-    s->body_started = (r->request_body != NULL || r->discard_body);
-    s->lingering = (r->lingering_time != 0);
-    s->shut_wr = s->lingering;
-    s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
+    t.body_started = (r->request_body != NULL || r->discard_body);
+    t.lingering = (r->lingering_time != 0);
+    t.shut_wr = t.lingering;
+    t.upgraded = (r->upstream != NULL && r->upstream->upgrade);
 
-    s->close_header = (r->headers_in.connection_type
-                       == NGX_HTTP_CONNECTION_CLOSE);
-    s->http10 = (r->headers_in.connection_type == 0
-                 && r->http_version <= NGX_HTTP_VERSION_10);
-    s->keepalive_zero = (clcf->keepalive_timeout == 0);
-    s->requests_limit = (c->requests >= clcf->keepalive_requests);
+    t.close_header = 0;
+    t.http10 = 0;
+    t.keepalive_zero = 0;
+    t.requests_limit = 0;
+    t.time_limit = 0;
+    t.browser = 0;
+
+    /*
+     * The keep-alive rule that refused keep-alive, the first that applies
+     * in nginx's order (ngx_http_handler(), then
+     * ngx_http_update_location_config()); only ngx_http_handler() ever
+     * sets r->keepalive, so with r->keepalive set no rule applied.
+     */
+
+    if (r->keepalive) {
+        goto done;
+    }
+
+    if (r->headers_in.connection_type == NGX_HTTP_CONNECTION_CLOSE) {
+        t.close_header = 1;
+        goto done;
+    }
+
+    if (r->headers_in.connection_type == 0
+        && r->http_version <= NGX_HTTP_VERSION_10)
+    {
+        t.http10 = 1;
+        goto done;
+    }
+
+    if (clcf->keepalive_timeout == 0) {
+        t.keepalive_zero = 1;
+        goto done;
+    }
+
+    if (c->requests >= clcf->keepalive_requests) {
+        t.requests_limit = 1;
+        goto done;
+    }
+
 #if (nginx_version >= 1019010)
 
     /* nginx decides keepalive_time as the request starts */
@@ -697,46 +742,65 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
         age -= took;
     }
 
-    s->time_limit = (age > clcf->keepalive_time);
+    if (age > clcf->keepalive_time) {
+        t.time_limit = 1;
+        goto done;
+    }
 #endif
-    s->browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
-                   && (clcf->keepalive_disable
-                       & NGX_HTTP_KEEPALIVE_DISABLE_MSIE6))
-                  || (r->headers_in.safari
-                      && (clcf->keepalive_disable
-                          & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
+
+    t.browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
+                  && (clcf->keepalive_disable
+                      & NGX_HTTP_KEEPALIVE_DISABLE_MSIE6))
+                 || (r->headers_in.safari
+                     && (clcf->keepalive_disable
+                         & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
+
+done:
 
     /* as the chunked filter decides it */
 
-    s->close_delimited = (r->header_sent
-                          && r->headers_out.content_length_n == -1
-                          && !r->chunked
-                          && r->method != NGX_HTTP_HEAD
-                          && r->headers_out.status >= NGX_HTTP_OK
-                          && r->headers_out.status != NGX_HTTP_NO_CONTENT
-                          && r->headers_out.status != NGX_HTTP_NOT_MODIFIED);
+    t.close_delimited = (r->header_sent
+                         && r->headers_out.content_length_n == -1
+                         && !r->chunked
+                         && r->method != NGX_HTTP_HEAD
+                         && r->headers_out.status >= NGX_HTTP_OK
+                         && r->headers_out.status != NGX_HTTP_NO_CONTENT
+                         && r->headers_out.status
+                            != NGX_HTTP_NOT_MODIFIED);
+
+    *s = t;
 }
 
 
 ngx_int_t
 ngx_http_tw_post_read_handler(ngx_http_request_t *r)
 {
+    ngx_event_t         *rev;
     ngx_http_tw_conn_t  *ctx;
 
-    if (r != r->main
-#if (NGX_HTTP_V2)
-        || r->stream
-#endif
-       )
-    {
+    /*
+     * both flags stay set for the rest of the connection once set, so the
+     * context is only touched by a request that came with the client's
+     * FIN (subrequests never run this phase; an HTTP/2 stream's read
+     * event is not the socket's)
+     */
+
+    rev = r->connection->read;
+
+    if (!rev->pending_eof && !rev->eof) {
         return NGX_DECLINED;
     }
+
+#if (NGX_HTTP_V2)
+    if (r->stream) {
+        return NGX_DECLINED;
+    }
+#endif
 
     ctx = ngx_http_tw_lookup(r->connection);
 
     if (ctx != NULL) {
-        ctx->snap.fin_early = (r->connection->read->pending_eof
-                               || r->connection->read->eof);
+        ctx->snap.fin_early = 1;
     }
 
     return NGX_DECLINED;

@@ -45,7 +45,8 @@
 typedef struct {
     ngx_atomic_t                buckets[NGX_HTTP_TW_NBUCKETS];
     ngx_atomic_t                sum;
-    ngx_atomic_t                count;
+    ngx_atomic_t                count;       /* the buckets, added up by
+                                                readers; 0 in the zone */
 } ngx_http_tw_hist_t;
 
 
@@ -226,12 +227,15 @@ typedef struct {
 } ngx_http_tw_loc_conf_t;
 
 
-/* one per tracked client connection, in c->pool */
+/*
+ * One per connection slot of the worker (ngx_cycle->connections), for the
+ * client connection that holds the slot: no allocation per connection.
+ */
 
 typedef struct {
-    ngx_connection_t           *connection;
+    ngx_connection_t           *connection;  /* NULL: not watched */
+    ngx_atomic_uint_t           number;      /* c->number */
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
-    ngx_uint_t                  slot;        /* in the worker's table */
     ngx_http_tw_key_t          *key;         /* of the last request */
     ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
@@ -249,8 +253,6 @@ void ngx_http_tw_zone_exit_process(void);
 void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);
 void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_counters_t *sum);
-void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
-    ngx_atomic_uint_t value);
 
 extern ngx_atomic_uint_t  ngx_http_tw_hist_bounds[NGX_HTTP_TW_NHISTS]
                                                  [NGX_HTTP_TW_NBUCKETS - 1];
@@ -261,7 +263,6 @@ ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
 void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_tw_post_read_handler(ngx_http_request_t *r);
-ngx_http_tw_conn_t *ngx_http_tw_lookup(ngx_connection_t *c);
 void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s);
 void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
@@ -274,6 +275,35 @@ ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 extern ngx_http_tw_shctx_t     *ngx_http_tw_sh;
 extern ngx_http_tw_proc_t      *ngx_http_tw_proc;
+extern ngx_http_tw_conn_t      *ngx_http_tw_conns;
+extern ngx_uint_t               ngx_http_tw_nconns;
+
+
+/* the context of a watched client connection, or NULL */
+
+static ngx_inline ngx_http_tw_conn_t *
+ngx_http_tw_lookup(ngx_connection_t *c)
+{
+    ngx_uint_t           i;
+    ngx_http_tw_conn_t  *ctx;
+
+    /* an HTTP/2 stream's connection is not in the array: i is out of range */
+
+    i = ((uintptr_t) c - (uintptr_t) ngx_cycle->connections)
+        / sizeof(ngx_connection_t);
+
+    if (i >= ngx_http_tw_nconns) {
+        return NULL;
+    }
+
+    ctx = &ngx_http_tw_conns[i];
+
+    if (ctx->connection != c || ctx->number != c->number) {
+        return NULL;
+    }
+
+    return ctx;
+}
 
 /* ngx_http_tw_timewait.c */
 void ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh,

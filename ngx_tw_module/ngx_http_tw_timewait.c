@@ -44,10 +44,13 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
 
     now = ngx_time();
 
+    /* most closes find the slot already counting this second */
+
     t = &sh->ring[now % NGX_HTTP_TW_RING];
 
-    if (ngx_http_tw_ring_claim(&t->stamp, t->counts, NGX_HTTP_TW_NREASONS,
-                               now))
+    if (t->stamp == now
+        || ngx_http_tw_ring_claim(&t->stamp, t->counts,
+                                  NGX_HTTP_TW_NREASONS, now))
     {
         (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
     }
@@ -58,7 +61,9 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
 
     st = &b->ring[now % NGX_HTTP_TW_RING];
 
-    if (ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now)) {
+    if (st->stamp == now
+        || ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now))
+    {
         (void) ngx_atomic_fetch_add(&st->count, 1);
     }
 }
@@ -80,8 +85,6 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
     ngx_atomic_uint_t  old;
 
     for (spin = 0; spin < 2048; spin++) {
-
-        /* most closes find the slot already counting this second */
 
         old = *stamp;
 

@@ -294,24 +294,6 @@ ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh)
 }
 
 
-void
-ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
-    ngx_atomic_uint_t value)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_TW_NBUCKETS - 1; i++) {
-        if (value <= ngx_http_tw_hist_bounds[hist][i]) {
-            break;
-        }
-    }
-
-    (void) ngx_atomic_fetch_add(&h->buckets[i], 1);
-    (void) ngx_atomic_fetch_add(&h->sum, value);
-    (void) ngx_atomic_fetch_add(&h->count, 1);
-}
-
-
 /*
  * Adds the workers' blocks up.  The close counters are read before
  * "accepted", so a connection counted as closed is always also counted
@@ -342,10 +324,10 @@ ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh, ngx_http_tw_counters_t *sum)
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
                 for (b = 0; b < NGX_HTTP_TW_NBUCKETS; b++) {
                     sum->hist[r][k].buckets[b] += c->hist[r][k].buckets[b];
+                    sum->hist[r][k].count += c->hist[r][k].buckets[b];
                 }
 
                 sum->hist[r][k].sum += c->hist[r][k].sum;
-                sum->hist[r][k].count += c->hist[r][k].count;
             }
         }
     }
