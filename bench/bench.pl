@@ -391,14 +391,17 @@ sub req {
     my ($s, $path, %h) = @_;
     my $hdr = join '', map { "$_: $h{$_}\r\n" } keys %h;
     print $s "GET $path HTTP/1.1\r\nHost: x\r\n$hdr\r\n";
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) { sysread($s, $head, 1, length $head) or die }
-    my ($len) = $head =~ /Content-Length: (\d+)/i;
-    my $body = '';
-    while (length $body < $len) {
-        sysread($s, $body, $len - length $body, length $body) or die;
+    my $buf = '';
+    my ($len, $hlen);
+    while (1) {
+        sysread($s, $buf, 262144, length $buf) or die "status: $!";
+        if (!defined $hlen && $buf =~ /\r\n\r\n/) {
+            $hlen = $+[0];
+            ($len) = $buf =~ /Content-Length: (\d+)/i;
+        }
+        last if defined $hlen && length($buf) >= $hlen + $len;
     }
-    return $body;
+    return substr $buf, $hlen;
 }
 
 sub conn { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => shift)

@@ -238,6 +238,9 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
     ngx_http_tw_server_report_t *sr, ngx_uint_t n)
 {
     char        *name;
+    u_char      *e, metric[64];
+    size_t       len;
+    ngx_str_t   *reason, *closer;
     ngx_uint_t   i, r, k;
 
     if (n == 0) {
@@ -246,23 +249,36 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
 
     name = ngx_http_tw_group_names[group];
 
+    /* there may be thousands of groups: no ngx_sprintf() per line */
+
     p = ngx_sprintf(p, "# HELP nginx_tw_%s_requests_total Requests,"
                     " %s.\n"
                     "# TYPE nginx_tw_%s_requests_total counter\n",
                     name, ngx_http_tw_group_help[group], name);
 
+    e = ngx_sprintf(metric, "nginx_tw_%s_requests_total", name);
+    len = e - metric;
+
     for (i = 0; i < n; i++) {
-        p = ngx_sprintf(p, "nginx_tw_%s_requests_total", name);
+        p = ngx_cpymem(p, metric, len);
         p = ngx_http_tw_prometheus_labels(p, group, &sr[i]);
-        p = ngx_sprintf(p, "%s %uA\n",
-                        group == NGX_HTTP_TW_GROUP_OVERFLOW ? "" : "}",
-                        sr[i].requests);
+
+        if (group != NGX_HTTP_TW_GROUP_OVERFLOW) {
+            *p++ = '}';
+        }
+
+        *p++ = ' ';
+        p = ngx_http_tw_uint(p, sr[i].requests);
+        *p++ = LF;
     }
 
     p = ngx_sprintf(p, "# HELP nginx_tw_%s_connections_closed_total Closed"
                     " connections %s, by who sent the first FIN and why.\n"
                     "# TYPE nginx_tw_%s_connections_closed_total counter\n",
                     name, ngx_http_tw_group_help[group], name);
+
+    e = ngx_sprintf(metric, "nginx_tw_%s_connections_closed_total", name);
+    len = e - metric;
 
     for (i = 0; i < n; i++) {
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
@@ -271,15 +287,21 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
                     continue;
                 }
 
-                p = ngx_sprintf(p, "nginx_tw_%s_connections_closed_total",
-                                name);
+                reason = &ngx_http_tw_reason_names[r];
+                closer = &ngx_http_tw_closer_names[k];
+
+                p = ngx_cpymem(p, metric, len);
                 p = ngx_http_tw_prometheus_labels(p, group, &sr[i]);
-                p = ngx_sprintf(p, "%sreason=\"%V\",closer=\"%V\"} %uA\n",
-                                group == NGX_HTTP_TW_GROUP_OVERFLOW ? "{"
-                                                                    : ",",
-                                &ngx_http_tw_reason_names[r],
-                                &ngx_http_tw_closer_names[k],
-                                sr[i].closes[r][k]);
+                *p++ = (group == NGX_HTTP_TW_GROUP_OVERFLOW) ? '{' : ',';
+                p = ngx_cpymem(p, "reason=\"", sizeof("reason=\"") - 1);
+                p = ngx_cpymem(p, reason->data, reason->len);
+                p = ngx_cpymem(p, "\",closer=\"", sizeof("\",closer=\"") - 1);
+                p = ngx_cpymem(p, closer->data, closer->len);
+                *p++ = '"';
+                *p++ = '}';
+                *p++ = ' ';
+                p = ngx_http_tw_uint(p, sr[i].closes[r][k]);
+                *p++ = LF;
             }
         }
     }

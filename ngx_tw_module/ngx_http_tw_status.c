@@ -560,7 +560,7 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
 {
     size_t             labels;
     ngx_uint_t         r, k, cells;
-    ngx_atomic_uint_t  n;
+    ngx_atomic_uint_t  n, closed, closers[NGX_HTTP_TW_NCLOSERS];
 
     cells = 0;
 
@@ -575,25 +575,36 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
             *base_requests += sr->requests;
         }
 
+        /* run for every key value: sums kept in locals */
+
+        closed = 0;
+        ngx_memzero(closers, sizeof(closers));
+
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
                 n = closes[r][k];
 
                 if (period != NGX_HTTP_TW_SINCE_START) {
                     n -= base[r][k];
-                }
 
-                if (period == NGX_HTTP_TW_RESET) {
-                    base[r][k] += n;
+                    if (period == NGX_HTTP_TW_RESET) {
+                        base[r][k] += n;
+                    }
                 }
 
                 sr->closes[r][k] = n;
-                sr->closers[k] += n;
-                sr->closed += n;
+                closers[k] += n;
+                closed += n;
 
                 cells += (n != 0);
             }
         }
+
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            sr->closers[k] += closers[k];
+        }
+
+        sr->closed += closed;
     }
 
     labels = 2 * (sr->name.len + sr->listen.len)
@@ -825,13 +836,23 @@ ngx_http_tw_text_group(u_char *p, ngx_http_tw_server_report_t *sr)
     ngx_str_t   *name;
     ngx_uint_t   r, k;
 
-    p = ngx_sprintf(p, "requests %uA, closed %uA; first FIN: server %uA,"
-                    " client %uA; reset: by server %uA, by client %uA\n",
-                    sr->requests, sr->closed,
-                    sr->closers[NGX_HTTP_TW_SERVER],
-                    sr->closers[NGX_HTTP_TW_CLIENT],
-                    sr->closers[NGX_HTTP_TW_SERVER_RESET],
-                    sr->closers[NGX_HTTP_TW_CLIENT_RESET]);
+    /* there may be thousands of groups: no ngx_sprintf() here */
+
+    p = ngx_cpymem(p, "requests ", sizeof("requests ") - 1);
+    p = ngx_http_tw_uint(p, sr->requests);
+    p = ngx_cpymem(p, ", closed ", sizeof(", closed ") - 1);
+    p = ngx_http_tw_uint(p, sr->closed);
+    p = ngx_cpymem(p, "; first FIN: server ",
+                   sizeof("; first FIN: server ") - 1);
+    p = ngx_http_tw_uint(p, sr->closers[NGX_HTTP_TW_SERVER]);
+    p = ngx_cpymem(p, ", client ", sizeof(", client ") - 1);
+    p = ngx_http_tw_uint(p, sr->closers[NGX_HTTP_TW_CLIENT]);
+    p = ngx_cpymem(p, "; reset: by server ",
+                   sizeof("; reset: by server ") - 1);
+    p = ngx_http_tw_uint(p, sr->closers[NGX_HTTP_TW_SERVER_RESET]);
+    p = ngx_cpymem(p, ", by client ", sizeof(", by client ") - 1);
+    p = ngx_http_tw_uint(p, sr->closers[NGX_HTTP_TW_CLIENT_RESET]);
+    *p++ = LF;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
@@ -841,14 +862,16 @@ ngx_http_tw_text_group(u_char *p, ngx_http_tw_server_report_t *sr)
 
             name = &ngx_http_tw_reason_names[r];
 
-            p = ngx_sprintf(p, "    %V", name);
+            p = ngx_cpymem(p, "    ", 4);
+            p = ngx_cpymem(p, name->data, name->len);
             p = ngx_cpymem(p, "                          ", 26 - name->len);
 
             name = &ngx_http_tw_closer_names[k];
 
             p = ngx_cpymem(p, name->data, name->len);
             p = ngx_cpymem(p, "             ", 13 - name->len);
-            p = ngx_sprintf(p, "%12uA\n", sr->closes[r][k]);
+            p = ngx_http_tw_uint_pad(p, sr->closes[r][k], 12);
+            *p++ = LF;
         }
     }
 
@@ -1003,8 +1026,12 @@ static u_char *
 ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr,
     ngx_uint_t all)
 {
-    p = ngx_sprintf(p, "\"requests\":%uA,\"closed\":%uA,\n",
-                    sr->requests, sr->closed);
+    p = ngx_cpymem(p, "\"requests\":", sizeof("\"requests\":") - 1);
+    p = ngx_http_tw_uint(p, sr->requests);
+    p = ngx_cpymem(p, ",\"closed\":", sizeof(",\"closed\":") - 1);
+    p = ngx_http_tw_uint(p, sr->closed);
+    *p++ = ',';
+    *p++ = LF;
 
     p = ngx_http_tw_json_table(p, sr->closers, sr->closes, all);
 
@@ -1020,14 +1047,24 @@ static u_char *
 ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
     ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all)
 {
+    ngx_str_t         *name;
     ngx_uint_t         r, k, n;
     ngx_atomic_uint_t  total;
 
     p = ngx_cpymem(p, "\"closers\":{", sizeof("\"closers\":{") - 1);
 
     for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-        p = ngx_sprintf(p, "%s\"%V\":%uA", k ? "," : "",
-                        &ngx_http_tw_closer_names[k], closers[k]);
+        name = &ngx_http_tw_closer_names[k];
+
+        if (k) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, name->data, name->len);
+        *p++ = '"';
+        *p++ = ':';
+        p = ngx_http_tw_uint(p, closers[k]);
     }
 
     p = ngx_cpymem(p, "},\n\"reasons\":{\n", sizeof("},\n\"reasons\":{\n") - 1);
@@ -1045,12 +1082,27 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
             continue;
         }
 
-        p = ngx_sprintf(p, "%s\"%V\":{\"total\":%uA", n++ ? ",\n" : "",
-                        &ngx_http_tw_reason_names[r], total);
+        if (n++) {
+            *p++ = ',';
+            *p++ = LF;
+        }
+
+        name = &ngx_http_tw_reason_names[r];
+
+        *p++ = '"';
+        p = ngx_cpymem(p, name->data, name->len);
+        p = ngx_cpymem(p, "\":{\"total\":", sizeof("\":{\"total\":") - 1);
+        p = ngx_http_tw_uint(p, total);
 
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            p = ngx_sprintf(p, ",\"%V\":%uA", &ngx_http_tw_closer_names[k],
-                            closes[r][k]);
+            name = &ngx_http_tw_closer_names[k];
+
+            *p++ = ',';
+            *p++ = '"';
+            p = ngx_cpymem(p, name->data, name->len);
+            *p++ = '"';
+            *p++ = ':';
+            p = ngx_http_tw_uint(p, closes[r][k]);
         }
 
         *p++ = '}';
@@ -1059,5 +1111,45 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
     *p++ = '}';
 
     return p;
+}
+
+
+/* a number in decimal, as "%uA" prints it, a good deal faster */
+
+u_char *
+ngx_http_tw_uint(u_char *p, ngx_atomic_uint_t n)
+{
+    u_char  *d, digits[NGX_ATOMIC_T_LEN];
+
+    d = digits + NGX_ATOMIC_T_LEN;
+
+    do {
+        *--d = (u_char) (n % 10 + '0');
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, d, digits + NGX_ATOMIC_T_LEN - d);
+}
+
+
+/* the same, right-aligned in "width" columns, as "%12uA" */
+
+u_char *
+ngx_http_tw_uint_pad(u_char *p, ngx_atomic_uint_t n, size_t width)
+{
+    u_char  *e;
+    size_t   len;
+
+    e = ngx_http_tw_uint(p, n);
+    len = e - p;
+
+    if (len >= width) {
+        return e;
+    }
+
+    ngx_memmove(p + width - len, p, len);
+    ngx_memset(p, ' ', width - len);
+
+    return p + width;
 }
 

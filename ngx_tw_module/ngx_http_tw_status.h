@@ -101,6 +101,8 @@ u_char *ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp);
 ngx_int_t ngx_http_tw_advise(ngx_pool_t *pool, ngx_http_tw_report_t *rp);
 u_char *ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist,
     ngx_atomic_uint_t v);
+u_char *ngx_http_tw_uint(u_char *p, ngx_atomic_uint_t n);
+u_char *ngx_http_tw_uint_pad(u_char *p, ngx_atomic_uint_t n, size_t width);
 
 extern ngx_http_tw_hist_name_t  ngx_http_tw_hists[];
 
