@@ -3,17 +3,18 @@
 # ngx_tw's cost, measured against the same nginx without the module, in
 # one run: "make bench".
 #
-#   1. throughput and p99 latency with wrk, plain nginx and the module
-#      build alternating, each run in a fresh network namespace of its
-#      own (loopback only), for keep-alive requests of a small file and
-#      for one request per connection, with the module's defaults and
-#      with per-server and keyed breakdowns on;
+#   1. throughput, p99 latency and the worker's CPU time per request
+#      with wrk, plain nginx and the module build alternating, each run
+#      in a fresh network namespace of its own (loopback only), nginx's
+#      one worker and wrk on CPUs of their own, for keep-alive requests
+#      of a small file and for one request per connection, with the
+#      module's defaults and with per-server and keyed breakdowns on;
 #   2. instructions per request under callgrind (one process, master
 #      process off): the stable figure on a noisy machine;
 #   3. how long tw_status takes to render with 1000 key values and every
 #      histogram filled, and the zone memory a key and a server take.
 #
-# Environment: BENCH_ROUNDS (3), BENCH_SECONDS (3), BENCH_CONNECTIONS (50),
+# Environment: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (50),
 # BENCH_PARTS (wrk,callgrind,status: the parts to run), BENCH_PLAIN and
 # BENCH_MODULE (the two nginx binaries; "make bench" builds them).
 
@@ -31,7 +32,7 @@ use Time::HiRes qw(time sleep);
 my $top = abs_path(dirname(__FILE__) . '/..');
 my %bin = (plain => $ENV{BENCH_PLAIN} // "$top/build/bench-plain/nginx",
            module => $ENV{BENCH_MODULE} // "$top/build/bench-module/nginx");
-my $rounds = $ENV{BENCH_ROUNDS} // 3;
+my $rounds = $ENV{BENCH_ROUNDS} // 5;
 my $seconds = $ENV{BENCH_SECONDS} // 3;
 my $conns = $ENV{BENCH_CONNECTIONS} // 50;
 my %part = map { $_ => 1 } split /,/, $ENV{BENCH_PARTS}
@@ -86,7 +87,7 @@ EOF
 
     return <<"EOF";
 worker_processes @{[ $o{workers} // 2 ]};
-pcre_jit on;
+@{[ $o{main} // '' ]}pcre_jit on;
 pid $dir/nginx.pid;
 error_log $dir/error.log error;
 user root;
@@ -142,22 +143,49 @@ EOF
 # 1. wrk
 ###########################################################################
 
+# nginx's one worker on the first CPU, wrk on the second (when there is
+# one), so that the two do not take turns on the same core
+
+my $ncpu = () = `cat /proc/cpuinfo` =~ /^processor\s*:/mg;
+my $pin = $ncpu >= 2 ? 'taskset -c 1 ' : '';
+
 my %wrk = (
-    'keep-alive' => "wrk -t1 -c$conns -d${seconds}s --latency"
+    'keep-alive' => "${pin}wrk -t1 -c$conns -d${seconds}s --latency"
                     . " http://127.0.0.1:8080/small.txt",
-    'close'      => "wrk -t1 -c$conns -d${seconds}s --latency"
+    'close'      => "${pin}wrk -t1 -c$conns -d${seconds}s --latency"
                     . " -H 'Connection: close' http://127.0.0.1:8080/small.txt",
 );
 
+# the worker's CPU time (user and system, in ns) around the wrk run
+
+sub wrk_script {
+    my ($load) = @_;
+    return <<"EOF";
+master=\$(cat $dir/nginx.pid)
+for p in /proc/[0-9]*; do
+    [ "\$(cut -d' ' -f4 \$p/stat 2>/dev/null)" = "\$master" ] && w=\${p#/proc/}
+done
+before=\$(cut -d' ' -f1 /proc/\$w/schedstat)
+$wrk{$load}
+after=\$(cut -d' ' -f1 /proc/\$w/schedstat)
+echo "worker cpu ns: \$((after - before))"
+EOF
+}
+
 sub wrk_run {
     my ($build, $variant, $load) = @_;
-    write_file("$dir/nginx.conf", conf($variant));
-    my $out = in_netns(start_stop($bin{$build}, $wrk{$load}));
+    write_file("$dir/nginx.conf",
+               conf($variant, workers => 1,
+                    main => $ncpu >= 2 ? "worker_cpu_affinity 01;\n" : ''));
+    my $out = in_netns(start_stop($bin{$build}, wrk_script($load)));
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    my ($n) = $out =~ /(\d+) requests in/;
+    my ($cpu) = $out =~ /worker cpu ns: (\d+)/;
     my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(us|ms|s)/m;
-    die "wrk gave no figures:\n$out\n" unless defined $rps && defined $p99;
+    die "wrk gave no figures:\n$out\n"
+        unless defined $rps && defined $p99 && $n && defined $cpu;
     $p99 *= { us => 0.001, ms => 1, s => 1000 }->{$unit};
-    return ($rps, $p99);
+    return ($rps, $p99, $cpu / $n / 1000);
 }
 
 sub median {
@@ -183,35 +211,62 @@ my %label = (plain => 'plain', module => 'module',
 
 if ($part{wrk}) {
 
-print "\nwrk: $rounds rounds of ${seconds}s, $conns connections, 2 workers,"
-    . " each run in a network namespace of its own\n\n";
+print "\nwrk: $rounds rounds of ${seconds}s, $conns connections, one nginx"
+    . " worker", $pin ? " (CPU 0; wrk on CPU 1)" : '', ", each run in a"
+    . " network namespace of its own\n\n";
+
+# each round runs the four in turn, plain and module alternating which
+# goes first; a ratio is taken within each round, and the median of the
+# rounds' ratios is printed, with the lowest and the highest
+
+my @order = (['plain', 'plain'], ['module', 'module'],
+             ['plain', 'plain_servers'], ['module', 'breakdowns']);
 
 for my $load ('keep-alive', 'close') {
     for my $round (1 .. $rounds) {
-        for my $run (['plain', 'plain'], ['module', 'module'],
-                     ['plain', 'plain_servers'], ['module', 'breakdowns'])
-        {
+        my @runs = $round % 2 ? @order : @order[1, 0, 3, 2];
+
+        for my $run (@runs) {
             my ($build, $variant) = @$run;
-            my ($rps, $p99) = wrk_run($build, $variant, $load);
+            my ($rps, $p99, $cpu) = wrk_run($build, $variant, $load);
             push @{ $res{$load}{$variant}{rps} }, $rps;
             push @{ $res{$load}{$variant}{p99} }, $p99;
+            push @{ $res{$load}{$variant}{cpu} }, $cpu;
         }
     }
 }
 
-printf "%-11s %-13s %11s %10s %12s %10s\n", 'load', 'build',
-    'req/s', 'p99 ms', 'req/s ratio', 'p99 ratio';
+printf "%-11s %-13s %9s %7s %8s  %-20s %-13s %-13s\n", 'load', 'build',
+    'req/s', 'p99 ms', 'cpu us', 'req/s ratio (range)', 'p99 ratio',
+    'cpu/req ratio';
 
 for my $load ('keep-alive', 'close') {
     for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
-        my $base = median(@{ $res{$load}{ $against{$variant} }{rps} });
-        my $base99 = median(@{ $res{$load}{ $against{$variant} }{p99} });
-        my $rps = median(@{ $res{$load}{$variant}{rps} });
-        my $p99 = median(@{ $res{$load}{$variant}{p99} });
-        printf "%-11s %-13s %11.0f %10.3f %12.3f %10.3f\n", $load,
-            $label{$variant}, $rps, $p99, $rps / $base, $p99 / $base99;
+        my $r = $res{$load}{$variant};
+        my $base = $res{$load}{ $against{$variant} };
+        my (@rps, @p99, @cpu);
+
+        for my $i (0 .. $rounds - 1) {
+            push @rps, $r->{rps}[$i] / $base->{rps}[$i];
+            push @p99, $r->{p99}[$i] / $base->{p99}[$i];
+            push @cpu, $r->{cpu}[$i] / $base->{cpu}[$i];
+        }
+
+        @rps = sort { $a <=> $b } @rps;
+
+        printf "%-11s %-13s %9.0f %7.3f %8.2f  %5.3f (%5.3f-%5.3f)  %5.3f"
+            . "         %5.3f\n", $load, $label{$variant},
+            median(@{ $r->{rps} }), median(@{ $r->{p99} }),
+            median(@{ $r->{cpu} }), median(@rps), $rps[0], $rps[-1],
+            median(@p99), median(@cpu);
     }
 }
+
+print <<'EOF';
+req/s: wrk's throughput; p99: its 99th percentile latency; cpu us: the
+nginx worker's CPU time (user and system) per request; ratios: module
+over plain, within each round, median of the rounds.
+EOF
 
 }
 

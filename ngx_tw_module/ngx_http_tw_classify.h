@@ -83,7 +83,9 @@
 /*
  * Everything the classifier looks at: the connection's flags at close,
  * the TCP state just before close(), and what the last request on the
- * connection looked like when it was logged.
+ * connection looked like when it was logged.  The flags are bytes, not
+ * bit-fields: they are written on every close, and a byte is written
+ * with one instruction.
  */
 
 typedef struct {
@@ -92,34 +94,34 @@ typedef struct {
     ngx_uint_t   status;
 
     /* the kernel, just before close() */
-    unsigned     unread:1;               /* close() will send RST */
-    unsigned     linger_reset:1;         /* SO_LINGER {1, 0}: RST */
-    unsigned     shut_wr:1;              /* nginx sent FIN by shutdown() */
-    unsigned     fin_early:1;            /* client FIN in before answer */
+    u_char       unread;                 /* close() will send RST */
+    u_char       linger_reset;           /* SO_LINGER {1, 0}: RST */
+    u_char       shut_wr;                /* nginx sent FIN by shutdown() */
+    u_char       fin_early;              /* client FIN in before answer */
 
     /* nginx's connection flags at close */
-    unsigned     read_eof:1;
-    unsigned     read_error:1;
-    unsigned     read_timedout:1;
-    unsigned     write_timedout:1;
-    unsigned     conn_close:1;           /* drain or graceful shutdown */
-    unsigned     conn_error:1;
-    unsigned     conn_timedout:1;
-    unsigned     exiting:1;
-    unsigned     terminate:1;
+    u_char       read_eof;
+    u_char       read_error;
+    u_char       read_timedout;
+    u_char       write_timedout;
+    u_char       conn_close;             /* drain or graceful shutdown */
+    u_char       conn_error;
+    u_char       conn_timedout;
+    u_char       exiting;
+    u_char       terminate;
 
     /* the last request, recomputed as nginx decided it */
-    unsigned     body_started:1;
-    unsigned     lingering:1;
-    unsigned     upgraded:1;
-    unsigned     close_header:1;         /* "Connection: close" */
-    unsigned     http10:1;               /* HTTP/1.0 without keep-alive */
-    unsigned     keepalive_zero:1;       /* keepalive_timeout 0 */
-    unsigned     requests_limit:1;       /* keepalive_requests reached */
-    unsigned     time_limit:1;           /* keepalive_time reached */
-    unsigned     browser:1;              /* keepalive_disable matched */
-    unsigned     close_delimited:1;      /* no length, no chunked coding */
-    unsigned     keepalive_off:1;        /* nginx refused keep-alive */
+    u_char       body_started;
+    u_char       lingering;
+    u_char       upgraded;
+    u_char       close_header;           /* "Connection: close" */
+    u_char       http10;                 /* HTTP/1.0 without keep-alive */
+    u_char       keepalive_zero;         /* keepalive_timeout 0 */
+    u_char       requests_limit;         /* keepalive_requests reached */
+    u_char       time_limit;             /* keepalive_time reached */
+    u_char       browser;                /* keepalive_disable matched */
+    u_char       close_delimited;        /* no length, no chunked coding */
+    u_char       keepalive_off;          /* nginx refused keep-alive */
 } ngx_http_tw_snapshot_t;
 
 

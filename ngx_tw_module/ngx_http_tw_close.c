@@ -659,42 +659,36 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     ngx_msec_t                 age;
     ngx_msec_int_t             took;
     ngx_connection_t          *c;
-    ngx_http_tw_snapshot_t     t;
     ngx_http_core_loc_conf_t  *clcf;
 
     c = r->connection;
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    /*
-     * built in a local copy and stored at once: the kernel's bits and
-     * fin_early stay as they are, everything else is this request's
-     */
+    /* the kernel's flags and fin_early stay as they are */
 
-    t = *s;
-
-    t.status = r->headers_out.status;
-    t.conn_close = c->close;
-    t.conn_error = c->error;
-    t.conn_timedout = c->timedout;
-    t.write_timedout = c->write->timedout;
+    s->status = r->headers_out.status;
+    s->conn_close = c->close;
+    s->conn_error = c->error;
+    s->conn_timedout = c->timedout;
+    s->write_timedout = c->write->timedout;
 
     /* free_request() sets SO_LINGER {1, 0} right after the log phase */
-    t.linger_reset = (c->timedout && clcf->reset_timedout_connection);
+    s->linger_reset = (c->timedout && clcf->reset_timedout_connection);
 
     /* the closing paths leave r->keepalive as nginx last decided it */
-    t.keepalive_off = !r->keepalive;
+    s->keepalive_off = !r->keepalive;
 
-    t.body_started = (r->request_body != NULL || r->discard_body);
-    t.lingering = (r->lingering_time != 0);
-    t.shut_wr = t.lingering;
-    t.upgraded = (r->upstream != NULL && r->upstream->upgrade);
+    s->body_started = (r->request_body != NULL || r->discard_body);
+    s->lingering = (r->lingering_time != 0);
+    s->shut_wr = s->lingering;
+    s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
 
-    t.close_header = 0;
-    t.http10 = 0;
-    t.keepalive_zero = 0;
-    t.requests_limit = 0;
-    t.time_limit = 0;
-    t.browser = 0;
+    s->close_header = 0;
+    s->http10 = 0;
+    s->keepalive_zero = 0;
+    s->requests_limit = 0;
+    s->time_limit = 0;
+    s->browser = 0;
 
     /*
      * The keep-alive rule that refused keep-alive, the first that applies
@@ -708,24 +702,24 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     }
 
     if (r->headers_in.connection_type == NGX_HTTP_CONNECTION_CLOSE) {
-        t.close_header = 1;
+        s->close_header = 1;
         goto done;
     }
 
     if (r->headers_in.connection_type == 0
         && r->http_version <= NGX_HTTP_VERSION_10)
     {
-        t.http10 = 1;
+        s->http10 = 1;
         goto done;
     }
 
     if (clcf->keepalive_timeout == 0) {
-        t.keepalive_zero = 1;
+        s->keepalive_zero = 1;
         goto done;
     }
 
     if (c->requests >= clcf->keepalive_requests) {
-        t.requests_limit = 1;
+        s->requests_limit = 1;
         goto done;
     }
 
@@ -743,32 +737,30 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     }
 
     if (age > clcf->keepalive_time) {
-        t.time_limit = 1;
+        s->time_limit = 1;
         goto done;
     }
 #endif
 
-    t.browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
-                  && (clcf->keepalive_disable
-                      & NGX_HTTP_KEEPALIVE_DISABLE_MSIE6))
-                 || (r->headers_in.safari
-                     && (clcf->keepalive_disable
-                         & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
+    s->browser = ((r->headers_in.msie6 && r->method == NGX_HTTP_POST
+                   && (clcf->keepalive_disable
+                       & NGX_HTTP_KEEPALIVE_DISABLE_MSIE6))
+                  || (r->headers_in.safari
+                      && (clcf->keepalive_disable
+                          & NGX_HTTP_KEEPALIVE_DISABLE_SAFARI)));
 
 done:
 
     /* as the chunked filter decides it */
 
-    t.close_delimited = (r->header_sent
-                         && r->headers_out.content_length_n == -1
-                         && !r->chunked
-                         && r->method != NGX_HTTP_HEAD
-                         && r->headers_out.status >= NGX_HTTP_OK
-                         && r->headers_out.status != NGX_HTTP_NO_CONTENT
-                         && r->headers_out.status
-                            != NGX_HTTP_NOT_MODIFIED);
-
-    *s = t;
+    s->close_delimited = (r->header_sent
+                          && r->headers_out.content_length_n == -1
+                          && !r->chunked
+                          && r->method != NGX_HTTP_HEAD
+                          && r->headers_out.status >= NGX_HTTP_OK
+                          && r->headers_out.status != NGX_HTTP_NO_CONTENT
+                          && r->headers_out.status
+                             != NGX_HTTP_NOT_MODIFIED);
 }
 
 
