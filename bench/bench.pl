@@ -53,10 +53,13 @@ sub conf {
     my ($variant, %o) = @_;
     my $extra = '';
     my $servers = '';
+    my $port = $o{port} // 8080;
+    my $sport = $port + 1;
+    my $p = $o{prefix} // $dir;
 
     if ($variant eq 'breakdowns' || $variant eq 'plain_servers') {
         $servers = join '', map {
-            "    server { listen 127.0.0.1:8080; server_name s$_.example;"
+            "    server { listen 127.0.0.1:$port; server_name s$_.example;"
             . " root $dir/html; }\n"
         } 1 .. 20;
     }
@@ -77,9 +80,9 @@ EOF
 
     $extra .= $o{http} // '';
 
-    my $status = $variant =~ /^plain/ ? '' : <<'EOF';
+    my $status = $variant =~ /^plain/ ? '' : <<"EOF";
     server {
-        listen 127.0.0.1:8081;
+        listen 127.0.0.1:$sport;
         tw off;
         location / { tw_status; }
     }
@@ -88,21 +91,21 @@ EOF
     return <<"EOF";
 worker_processes @{[ $o{workers} // 2 ]};
 @{[ $o{main} // '' ]}pcre_jit on;
-pid $dir/nginx.pid;
-error_log $dir/error.log error;
+pid $p/nginx.pid;
+error_log $p/error.log error;
 user root;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $dir/body;
-    proxy_temp_path $dir/proxy;
-    fastcgi_temp_path $dir/fastcgi;
-    uwsgi_temp_path $dir/uwsgi;
-    scgi_temp_path $dir/scgi;
+    client_body_temp_path $p/body;
+    proxy_temp_path $p/proxy;
+    fastcgi_temp_path $p/fastcgi;
+    uwsgi_temp_path $p/uwsgi;
+    scgi_temp_path $p/scgi;
     keepalive_requests 100000;
 $extra
     server {
-        listen 127.0.0.1:8080;
+        listen 127.0.0.1:$port;
         server_name localhost;
         root $dir/html;
     }
@@ -143,49 +146,96 @@ EOF
 # 1. wrk
 ###########################################################################
 
-# nginx's one worker on the first CPU, wrk on the second (when there is
-# one), so that the two do not take turns on the same core
+# plain nginx and the module build run side by side, at the same time,
+# each with one worker: both workers on the first CPU, both wrk on the
+# second (when there is one).  Whatever the machine does meanwhile, it
+# does to both; the kernel's scheduler shares the CPU between the two
+# workers, so each one's throughput follows its cost per request, and
+# each worker's CPU time (user and system, from /proc) per request is
+# that cost.
 
 my $ncpu = () = `cat /proc/cpuinfo` =~ /^processor\s*:/mg;
-my $pin = $ncpu >= 2 ? 'taskset -c 1 ' : '';
+my ($pin_nginx, $pin_wrk) = $ncpu >= 2 ? ("worker_cpu_affinity 01;\n",
+                                          'taskset -c 1 ')
+                                       : ('', '');
 
-my %wrk = (
-    'keep-alive' => "${pin}wrk -t1 -c$conns -d${seconds}s --latency"
-                    . " http://127.0.0.1:8080/small.txt",
-    'close'      => "${pin}wrk -t1 -c$conns -d${seconds}s --latency"
-                    . " -H 'Connection: close' http://127.0.0.1:8080/small.txt",
-);
+sub wrk_cmd {
+    my ($load, $port, $out) = @_;
+    return "${pin_wrk}wrk -t1 -c$conns -d${seconds}s --latency"
+        . ($load eq 'close' ? " -H 'Connection: close'" : '')
+        . " http://127.0.0.1:$port/small.txt > $out 2>&1 &";
+}
 
-# the worker's CPU time (user and system, in ns) around the wrk run
-
-sub wrk_script {
-    my ($load) = @_;
+sub worker_of {
+    my ($p) = @_;
     return <<"EOF";
-master=\$(cat $dir/nginx.pid)
-for p in /proc/[0-9]*; do
-    [ "\$(cut -d' ' -f4 \$p/stat 2>/dev/null)" = "\$master" ] && w=\${p#/proc/}
+m=\$(cat $p/nginx.pid)
+for d in /proc/[0-9]*; do
+    [ "\$(cut -d' ' -f4 \$d/stat 2>/dev/null)" = "\$m" ] && w=\${d#/proc/}
 done
-before=\$(cut -d' ' -f1 /proc/\$w/schedstat)
-$wrk{$load}
-after=\$(cut -d' ' -f1 /proc/\$w/schedstat)
-echo "worker cpu ns: \$((after - before))"
+echo \$w > $p/worker
 EOF
 }
 
-sub wrk_run {
-    my ($build, $variant, $load) = @_;
-    write_file("$dir/nginx.conf",
-               conf($variant, workers => 1,
-                    main => $ncpu >= 2 ? "worker_cpu_affinity 01;\n" : ''));
-    my $out = in_netns(start_stop($bin{$build}, wrk_script($load)));
-    my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
-    my ($n) = $out =~ /(\d+) requests in/;
-    my ($cpu) = $out =~ /worker cpu ns: (\d+)/;
-    my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(us|ms|s)/m;
-    die "wrk gave no figures:\n$out\n"
-        unless defined $rps && defined $p99 && $n && defined $cpu;
-    $p99 *= { us => 0.001, ms => 1, s => 1000 }->{$unit};
-    return ($rps, $p99, $cpu / $n / 1000);
+# runs two [build, variant] at once; returns, for each, req/s, p99 (ms)
+# and the worker's CPU time per request (us)
+
+sub wrk_pair {
+    my ($load, @run) = @_;
+    my ($script, $wait) = ('', '');
+    my @port = (8080, 8090);
+
+    for my $i (0, 1) {
+        my ($build, $variant) = @{ $run[$i] };
+        my $p = "$dir/run$i";
+        mkdir $p;
+        write_file("$p/nginx.conf",
+                   conf($variant, workers => 1, main => $pin_nginx,
+                        port => $port[$i], prefix => $p));
+        $script .= "$bin{$build} -p $p/ -c $p/nginx.conf -e $p/error.log\n";
+        $wait .= "ss -Htln '( sport = :$port[$i] )' | grep -q . &&";
+    }
+
+    $script .= <<"EOF";
+for i in \$(seq 1 50); do
+    $wait break; sleep 0.1
+done
+@{[ worker_of("$dir/run0") ]}@{[ worker_of("$dir/run1") ]}
+b0=\$(cut -d' ' -f1 /proc/\$(cat $dir/run0/worker)/schedstat)
+b1=\$(cut -d' ' -f1 /proc/\$(cat $dir/run1/worker)/schedstat)
+@{[ wrk_cmd($load, $port[0], "$dir/run0/wrk.out") ]}
+@{[ wrk_cmd($load, $port[1], "$dir/run1/wrk.out") ]}
+wait
+a0=\$(cut -d' ' -f1 /proc/\$(cat $dir/run0/worker)/schedstat)
+a1=\$(cut -d' ' -f1 /proc/\$(cat $dir/run1/worker)/schedstat)
+echo "cpu0 \$((a0 - b0)) cpu1 \$((a1 - b1))"
+EOF
+
+    for my $i (0, 1) {
+        my $build = $run[$i][0];
+        $script .= "$bin{$build} -p $dir/run$i/ -c $dir/run$i/nginx.conf"
+            . " -e $dir/run$i/error.log -s stop\n";
+    }
+
+    $script .= "sleep 0.3\n";
+
+    my $out = in_netns($script);
+    my @cpu = $out =~ /cpu0 (\d+) cpu1 (\d+)/
+        or die "no CPU figures:\n$out\n";
+    my @res;
+
+    for my $i (0, 1) {
+        my $w = `cat $dir/run$i/wrk.out`;
+        my ($rps) = $w =~ /Requests\/sec:\s+([\d.]+)/;
+        my ($n) = $w =~ /(\d+) requests in/;
+        my ($p99, $unit) = $w =~ /^\s+99%\s+([\d.]+)(us|ms|s)/m;
+        die "wrk gave no figures:\n$w\n$out\n"
+            unless defined $rps && defined $p99 && $n;
+        $p99 *= { us => 0.001, ms => 1, s => 1000 }->{$unit};
+        push @res, [$rps, $p99, $cpu[$i] / $n / 1000];
+    }
+
+    return @res;
 }
 
 sub median {
@@ -211,61 +261,72 @@ my %label = (plain => 'plain', module => 'module',
 
 if ($part{wrk}) {
 
-print "\nwrk: $rounds rounds of ${seconds}s, $conns connections, one nginx"
-    . " worker", $pin ? " (CPU 0; wrk on CPU 1)" : '', ", each run in a"
-    . " network namespace of its own\n\n";
+print "\nwrk: $rounds rounds of ${seconds}s, $conns connections each;"
+    . " plain nginx and the module build side by side, one worker each",
+    $pin_wrk ? " (both on CPU 0, both wrk on CPU 1)" : '', ", in a network"
+    . " namespace of their own\n\n";
 
-# each round runs the four in turn, plain and module alternating which
-# goes first; a ratio is taken within each round, and the median of the
-# rounds' ratios is printed, with the lowest and the highest
+# each module configuration against plain nginx with the same servers,
+# the two side by side; the ratios are taken within each round, the
+# median of the rounds is printed with the lowest and the highest
 
-my @order = (['plain', 'plain'], ['module', 'module'],
-             ['plain', 'plain_servers'], ['module', 'breakdowns']);
+my @pairs = (['module', 'plain'], ['breakdowns', 'plain_servers']);
 
 for my $load ('keep-alive', 'close') {
     for my $round (1 .. $rounds) {
-        my @runs = $round % 2 ? @order : @order[1, 0, 3, 2];
+        for my $pair (@pairs) {
+            my ($variant, $base) = @$pair;
+            my @run = (['module', $variant], ['plain', $base]);
 
-        for my $run (@runs) {
-            my ($build, $variant) = @$run;
-            my ($rps, $p99, $cpu) = wrk_run($build, $variant, $load);
-            push @{ $res{$load}{$variant}{rps} }, $rps;
-            push @{ $res{$load}{$variant}{p99} }, $p99;
-            push @{ $res{$load}{$variant}{cpu} }, $cpu;
+            # which one gets the first port and starts first, in turn
+            @run = reverse @run if $round % 2 == 0;
+
+            my @res = wrk_pair($load, @run);
+            @res = reverse @res if $round % 2 == 0;
+
+            push @{ $res{$load}{$variant} }, $res[0];
+            push @{ $res{$load}{$base} }, $res[1];
         }
     }
 }
 
-printf "%-11s %-13s %9s %7s %8s  %-20s %-13s %-13s\n", 'load', 'build',
-    'req/s', 'p99 ms', 'cpu us', 'req/s ratio (range)', 'p99 ratio',
-    'cpu/req ratio';
+printf "%-11s %-13s %9s %7s %7s  %-19s %-19s %s\n", 'load', 'build',
+    'req/s', 'p99 ms', 'cpu us', 'req/s ratio', 'cpu/req ratio',
+    'p99 ratio';
 
 for my $load ('keep-alive', 'close') {
-    for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
-        my $r = $res{$load}{$variant};
-        my $base = $res{$load}{ $against{$variant} };
-        my (@rps, @p99, @cpu);
+    for my $pair (@pairs) {
+        my ($variant, $base) = @$pair;
 
-        for my $i (0 .. $rounds - 1) {
-            push @rps, $r->{rps}[$i] / $base->{rps}[$i];
-            push @p99, $r->{p99}[$i] / $base->{p99}[$i];
-            push @cpu, $r->{cpu}[$i] / $base->{cpu}[$i];
+        for my $v ($base, $variant) {
+            my $r = $res{$load}{$v};
+            my (@rps, @cpu, @p99);
+
+            for my $i (0 .. $rounds - 1) {
+                my $base_run = $res{$load}{$base}[$i];
+                push @rps, $r->[$i][0] / $base_run->[0];
+                push @p99, $r->[$i][1] / $base_run->[1];
+                push @cpu, $r->[$i][2] / $base_run->[2];
+            }
+
+            @rps = sort { $a <=> $b } @rps;
+            @cpu = sort { $a <=> $b } @cpu;
+
+            printf "%-11s %-13s %9.0f %7.3f %7.2f  %5.3f (%5.3f-%5.3f)"
+                . "  %5.3f (%5.3f-%5.3f)  %5.3f\n", $load, $label{$v},
+                median(map { $_->[0] } @$r), median(map { $_->[1] } @$r),
+                median(map { $_->[2] } @$r),
+                median(@rps), $rps[0], $rps[-1],
+                median(@cpu), $cpu[0], $cpu[-1], median(@p99);
         }
-
-        @rps = sort { $a <=> $b } @rps;
-
-        printf "%-11s %-13s %9.0f %7.3f %8.2f  %5.3f (%5.3f-%5.3f)  %5.3f"
-            . "         %5.3f\n", $load, $label{$variant},
-            median(@{ $r->{rps} }), median(@{ $r->{p99} }),
-            median(@{ $r->{cpu} }), median(@rps), $rps[0], $rps[-1],
-            median(@p99), median(@cpu);
     }
 }
 
 print <<'EOF';
 req/s: wrk's throughput; p99: its 99th percentile latency; cpu us: the
-nginx worker's CPU time (user and system) per request; ratios: module
-over plain, within each round, median of the rounds.
+nginx worker's CPU time (user and system) per request; ratios: the module
+build over plain nginx run at the same time, the median of the rounds
+(lowest-highest).
 EOF
 
 }
