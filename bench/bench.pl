@@ -42,6 +42,12 @@ my %part = map { $_ => 1 } split /,/, $ENV{BENCH_PARTS}
 $> == 0 or die "bench runs each measurement in a network namespace of its"
     . " own: run it as root\n";
 
+# what every benchmark request says it is: a browser, which no entry of
+# the tw_key map below matches, so that all its regexes run
+
+my $ua = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like'
+    . ' Gecko) Chrome/120.0.0.0 Safari/537.36';
+
 my $dir = tempdir('tw-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 mkdir "$dir/html";
 write_file("$dir/html/small.txt", "hello, world\n");
@@ -162,6 +168,7 @@ my ($pin_nginx, $pin_wrk) = $ncpu >= 2 ? ("worker_cpu_affinity 01;\n",
 sub wrk_cmd {
     my ($load, $port, $out) = @_;
     return "${pin_wrk}wrk -t1 -c$conns -d${seconds}s --latency"
+        . " -H 'User-Agent: $ua'"
         . ($load eq 'close' ? " -H 'Connection: close'" : '')
         . " http://127.0.0.1:$port/small.txt > $out 2>&1 &";
 }
@@ -340,10 +347,9 @@ sub instructions {
     write_file("$dir/nginx.conf", conf($variant, workers => 1));
     unlink glob "$dir/cg.out*";
 
-    my $ab = $load eq 'keep-alive'
-        ? "ab -q -k -n $n -c 1 http://127.0.0.1:8080/small.txt"
-        : "ab -q -n $n -c 1 -H 'Connection: close'"
-          . " http://127.0.0.1:8080/small.txt";
+    my $ab = "ab -q -n $n -c 1 -H 'User-Agent: $ua'"
+        . ($load eq 'keep-alive' ? " -k" : " -H 'Connection: close'")
+        . " http://127.0.0.1:8080/small.txt";
 
     my $out = in_netns(<<"EOF");
 valgrind --tool=callgrind --callgrind-out-file=$dir/cg.out \\
