@@ -63,14 +63,14 @@ sub conf {
     my $sport = $port + 1;
     my $p = $o{prefix} // $dir;
 
-    if ($variant eq 'breakdowns' || $variant eq 'plain_servers') {
+    if ($variant =~ /^breakdowns/ || $variant eq 'plain_servers') {
         $servers = join '', map {
             "    server { listen 127.0.0.1:$port; server_name s$_.example;"
             . " root $dir/html; }\n"
         } 1 .. 20;
     }
 
-    if ($variant eq 'breakdowns') {
+    if ($variant =~ /^breakdowns/) {
         $extra = <<'EOF';
     map $http_user_agent $tw_client {
         ~*kube-probe          probe;
@@ -82,6 +82,8 @@ sub conf {
     tw_key $tw_client;
     tw_key_max 1000;
 EOF
+        $extra =~ s/(tw_key \$tw_client)/$1 connection/
+            if $variant eq 'breakdowns_conn';
     }
 
     $extra .= $o{http} // '';
@@ -262,9 +264,11 @@ my %res;
 
 my %against = (plain => 'plain', module => 'plain',
                plain_servers => 'plain_servers',
-               breakdowns => 'plain_servers');
+               breakdowns => 'plain_servers',
+               breakdowns_conn => 'plain_servers');
 my %label = (plain => 'plain', module => 'module',
-             plain_servers => 'plain, 21 srv', breakdowns => 'module+keys');
+             plain_servers => 'plain, 21 srv', breakdowns => 'module+keys',
+             breakdowns_conn => 'keys per conn');
 
 if ($part{wrk}) {
 
@@ -277,7 +281,8 @@ print "\nwrk: $rounds rounds of ${seconds}s, $conns connections each;"
 # the two side by side; the ratios are taken within each round, the
 # median of the rounds is printed with the lowest and the highest
 
-my @pairs = (['module', 'plain'], ['breakdowns', 'plain_servers']);
+my @pairs = (['module', 'plain'], ['breakdowns', 'plain_servers'],
+             ['breakdowns_conn', 'plain_servers']);
 
 for my $load ('keep-alive', 'close') {
     for my $round (1 .. $rounds) {
@@ -292,7 +297,7 @@ for my $load ('keep-alive', 'close') {
             @res = reverse @res if $round % 2 == 0;
 
             push @{ $res{$load}{$variant} }, $res[0];
-            push @{ $res{$load}{$base} }, $res[1];
+            push @{ $res{$load}{"$base/$variant"} }, $res[1];
         }
     }
 }
@@ -304,6 +309,9 @@ printf "%-11s %-13s %9s %7s %7s  %-19s %-19s %s\n", 'load', 'build',
 for my $load ('keep-alive', 'close') {
     for my $pair (@pairs) {
         my ($variant, $base) = @$pair;
+
+        # the plain runs that went with this module configuration
+        $base = "$base/$variant";
 
         for my $v ($base, $variant) {
             my $r = $res{$load}{$v};
@@ -320,7 +328,8 @@ for my $load ('keep-alive', 'close') {
             @cpu = sort { $a <=> $b } @cpu;
 
             printf "%-11s %-13s %9.0f %7.3f %7.2f  %5.3f (%5.3f-%5.3f)"
-                . "  %5.3f (%5.3f-%5.3f)  %5.3f\n", $load, $label{$v},
+                . "  %5.3f (%5.3f-%5.3f)  %5.3f\n", $load,
+                $label{ (split m{/}, $v)[0] },
                 median(map { $_->[0] } @$r), median(map { $_->[1] } @$r),
                 median(map { $_->[2] } @$r),
                 median(@rps), $rps[0], $rps[-1],
@@ -450,7 +459,8 @@ for my $load ('keep-alive', 'close') {
     my %per;
 
     for my $run (['plain', 'plain'], ['module', 'module'],
-                 ['plain', 'plain_servers'], ['module', 'breakdowns'])
+                 ['plain', 'plain_servers'], ['module', 'breakdowns'],
+                 ['module', 'breakdowns_conn'])
     {
         my ($build, $variant) = @$run;
         my ($a, $fa) = instructions($build, $variant, $load, 1000);
@@ -466,7 +476,9 @@ for my $load ('keep-alive', 'close') {
             - $per{ $against{$variant} };
     }
 
-    for my $variant ('plain', 'module', 'plain_servers', 'breakdowns') {
+    for my $variant ('plain', 'module', 'plain_servers', 'breakdowns',
+                     'breakdowns_conn')
+    {
         printf "%-11s %-13s %14.0f %10.4f\n", $load, $label{$variant},
             $per{$variant}, $per{$variant} / $per{ $against{$variant} };
     }
@@ -477,7 +489,7 @@ printf "%-11s %-13s %7s %9s %5s %6s %7s %9s %6s\n", 'load', 'build',
     'accept', 'post-read', 'log', 'close', 'tw_key', 'key expr', 'total';
 
 for my $load ('keep-alive', 'close') {
-    for my $variant ('module', 'breakdowns') {
+    for my $variant ('module', 'breakdowns', 'breakdowns_conn') {
         my $w = $where{$load}{$variant};
         printf "%-11s %-13s %7.0f %9.0f %5.0f %6.0f %7.0f %9.0f %6.0f\n",
             $load, $label{$variant},
@@ -490,8 +502,9 @@ accept: the listener handler; post-read, log: the phase handlers; close:
 TCP state, classification and counters, in del_conn(); tw_key: finding
 the value in the zone; key expr: evaluating the tw_key string, here a map
 of 4 regexes with pcre_jit on, which costs as much wherever nginx
-evaluates it; total: the difference from plain nginx, including nginx's
-own calls of the phase handlers.
+evaluates it ("keys per conn": "tw_key ... connection", evaluated once
+per connection); total: the difference from plain nginx, including
+nginx's own calls of the phase handlers.
 EOF
 
 }

@@ -569,7 +569,9 @@ ngx_int_t
 ngx_http_tw_log_handler(ngx_http_request_t *r)
 {
     ngx_connection_t          *c;
+    ngx_http_tw_key_t         *key;
     ngx_http_tw_conn_t        *ctx;
+    ngx_http_tw_srv_conf_t    *srv;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (r != r->main) {
@@ -590,24 +592,40 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    ctx->srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
-    ctx->key = NULL;
+    srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
+    key = NULL;
 
-    if (ctx->srv->enable) {
+    if (srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
 
-        if (ctx->srv->block) {
-            (void) ngx_atomic_fetch_add(&ctx->srv->block->requests, 1);
+        if (srv->block) {
+            (void) ngx_atomic_fetch_add(&srv->block->requests, 1);
         }
 
-        if (ctx->srv->key) {
-            ctx->key = ngx_http_tw_key_get(r, ctx->srv->key);
+        if (srv->key) {
 
-            if (ctx->key) {
-                (void) ngx_atomic_fetch_add(&ctx->key->requests, 1);
+            if (srv->key_connection && ctx->key_cv == srv->key) {
+                /* "connection": the value of the first request */
+                key = ctx->key;
+
+            } else {
+                key = ngx_http_tw_key_get(r, srv->key);
+                ctx->key_cv = srv->key_connection ? srv->key : NULL;
+            }
+
+            if (key) {
+                (void) ngx_atomic_fetch_add(&key->requests, 1);
             }
         }
     }
+
+    if (!srv->enable || srv->key == NULL) {
+        /* the value kept for "connection" is no longer ctx->key */
+        ctx->key_cv = NULL;
+    }
+
+    ctx->srv = srv;
+    ctx->key = key;
 
 #if (NGX_HTTP_V2)
     if (r->stream) {

@@ -30,6 +30,8 @@ static ngx_str_t *ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
 static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
     ngx_http_tw_zone_size;
 
+static char *ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_handler_pt  ngx_http_tw_key_max_p = ngx_http_tw_key_max;
@@ -54,10 +56,10 @@ static ngx_command_t  ngx_http_tw_commands[] = {
       &ngx_http_tw_zone_size_p },
 
     { ngx_string("tw_key"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
+      ngx_http_tw_key,
       NGX_HTTP_SRV_CONF_OFFSET,
-      offsetof(ngx_http_tw_srv_conf_t, key),
+      0,
       NULL },
 
     { ngx_string("tw_key_max"),
@@ -181,6 +183,7 @@ ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->key == NULL) {
         conf->key = prev->key;
+        conf->key_connection = prev->key_connection;
     }
 
     return NGX_CONF_OK;
@@ -237,6 +240,52 @@ ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data)
 
     if (*sp < 128 * 1024) {
         return "must be at least 128k";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* tw_key string [connection]; */
+
+static char *
+ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tw_srv_conf_t *twscf = conf;
+
+    ngx_str_t                         *value;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (twscf->key != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strcmp(value[2].data, "connection") != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", it can only be"
+                               " \"connection\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        twscf->key_connection = 1;
+    }
+
+    twscf->key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (twscf->key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = twscf->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -196,6 +196,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                  enable;
     ngx_http_complex_value_t   *key;         /* tw_key */
+    ngx_uint_t                  key_connection;  /* once per connection */
     ngx_str_t                   name;        /* first server_name */
     ngx_str_t                   listen;      /* first listen address */
     ngx_http_tw_block_t        *block;       /* in the zone */
@@ -237,6 +238,8 @@ typedef struct {
     ngx_atomic_uint_t           number;      /* c->number */
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
     ngx_http_tw_key_t          *key;         /* of the last request */
+    ngx_http_complex_value_t   *key_cv;      /* "tw_key ... connection":
+                                                key is its value */
     ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
     unsigned                    state:2;

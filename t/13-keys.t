@@ -2,7 +2,8 @@
 
 # tw_key: closes counted by the value of a user-defined key (here a map
 # of the User-Agent with PCRE2 regexes), for the last request on each
-# connection; at most tw_key_max values, the rest in "overflow".
+# connection, or with "connection" for its first; at most tw_key_max
+# values, the rest in "overflow".
 
 use strict;
 use warnings;
@@ -36,6 +37,11 @@ http {
     tw_key_max 3;
     server {
         listen 127.0.0.1:%%PORT%%;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        tw_key $tw_client connection;
         location / { return 200 "ok\n"; }
     }
     %%STATUS_SERVER%%
@@ -113,11 +119,43 @@ like($m, qr/^nginx_tw_key_overflow_connections_closed_total\{reason="client_clos
      'prometheus: overflow');
 $t->promtool_ok($m, 'promtool accepts it');
 
+# "connection": the value of the first request holds for the connection,
+# its requests and its close
+
+{
+    my %before = map { ($_->{key} => $_) } @{ $t->status->{keys} };
+
+    my $s = $t->connect(port => $t->port('PORT_1'));
+    $t->send_raw($s, get('Mozilla/5.0'));
+    $t->read_response($s);
+    $t->send_raw($s, get('ELB-HealthChecker/2.0', close => 1));
+    $t->read_response($s);
+    $t->wait_close($s);
+    $t->close($s);
+
+    wait_until(sub { $t->counts->{open} == 0 });
+
+    my %after = map { ($_->{key} => $_) } @{ $t->status->{keys} };
+
+    is($after{browser}{requests} - $before{browser}{requests}, 2,
+       'connection: both requests count for the first value');
+    is($after{browser}{reasons}{client_close}{server}
+       - ($before{browser}{reasons}{client_close}{server} // 0), 1,
+       'connection: so does the close');
+    is($after{elb}{requests} - $before{elb}{requests}, 0,
+       'connection: nothing for the second value');
+    is($after{elb}{closed} - $before{elb}{closed}, 0,
+       'connection: its close neither');
+}
+
 # bad arguments
 
 for my $case (['tw_key_max 10001;', qr/"tw_key_max" directive must be between 1 and 10000/],
               ['tw_key_max 0;', qr/"tw_key_max" directive must be between 1 and 10000/],
               ['tw_key;', qr/invalid number of arguments in "tw_key" directive/],
+              ['tw_key a b c;', qr/invalid number of arguments in "tw_key" directive/],
+              ['tw_key $host request;', qr/invalid parameter "request", it can only be "connection"/],
+              ['tw_key $host; tw_key $uri;', qr/"tw_key" directive is duplicate/],
               ['tw_key_max many;', qr/"tw_key_max" directive invalid number/])
 {
     $t->conf_error_ok(<<"EOF", $case->[1], 5, $case->[0]);
