@@ -364,7 +364,13 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 }
 
 
-/* the c->pool cleanup, without a del_conn(): the socket is closed */
+/*
+ * The c->pool cleanup, without a del_conn(): the socket is closed, and
+ * the connection is on the free list.  ngx_http_close_connection()
+ * destroys the pool right after ngx_close_connection(), with nothing
+ * in between that could take the connection again, so its fields are
+ * still this connection's.
+ */
 
 static void
 ngx_http_tw_close_handler(void *data)
@@ -608,9 +614,12 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
                 /* "connection": the value of the first request */
                 key = ctx->key;
 
-            } else {
-                key = ngx_http_tw_key_get(r, srv->key);
+            } else if (ngx_http_tw_key_get(r, srv->key, &key) == NGX_OK) {
                 ctx->key_cv = srv->key_connection ? srv->key : NULL;
+
+            } else {
+                /* not evaluated: the next request tries again */
+                ctx->key_cv = NULL;
             }
 
             if (key) {

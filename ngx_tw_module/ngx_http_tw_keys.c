@@ -26,8 +26,14 @@ static ngx_http_tw_key_t *ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t hash, ngx_str_t *value, ngx_log_t *log);
 
 
-ngx_http_tw_key_t *
-ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
+/*
+ * The entry of the request's value in *key: NULL for an empty value (no
+ * key).  NGX_ERROR when the value could not be evaluated.
+ */
+
+ngx_int_t
+ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
+    ngx_http_tw_key_t **key)
 {
     ngx_str_t                 value;
     ngx_uint_t                hash;
@@ -35,14 +41,16 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
     ngx_http_tw_shctx_t      *sh;
     ngx_http_tw_main_conf_t  *twmcf;
 
+    *key = NULL;
+
     if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
-        return NULL;
+        return NGX_ERROR;
     }
 
     /* an empty value means "no key" */
 
     if (value.len == 0) {
-        return NULL;
+        return NGX_OK;
     }
 
     if (value.len > NGX_HTTP_TW_KEY_LEN) {
@@ -62,15 +70,20 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
 
     k = ngx_http_tw_key_find(sh, hash, &value);
 
-    if (k != NULL) {
-        return k;
+    if (k == NULL) {
+        if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max
+            || sh->keys_full)
+        {
+            k = &sh->overflow;
+
+        } else {
+            k = ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
+        }
     }
 
-    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max || sh->keys_full) {
-        return &sh->overflow;
-    }
+    *key = k;
 
-    return ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
+    return NGX_OK;
 }
 
 

@@ -317,8 +317,8 @@ ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
 void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
 
 /* ngx_http_tw_keys.c */
-ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv);
+ngx_int_t ngx_http_tw_key_get(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv, ngx_http_tw_key_t **key);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);

@@ -44,6 +44,18 @@ http {
         tw_key $tw_client connection;
         location / { return 200 "ok\n"; }
     }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        server_name a;
+        tw_key $tw_client connection;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        server_name b;
+        tw off;
+        location / { return 200 "ok\n"; }
+    }
     %%STATUS_SERVER%%
 }
 EOF
@@ -146,6 +158,41 @@ $t->promtool_ok($m, 'promtool accepts it');
        'connection: nothing for the second value');
     is($after{elb}{closed} - $before{elb}{closed}, 0,
        'connection: its close neither');
+}
+
+# a request in a server with "tw off" ends the hold: the next request
+# evaluates the key again
+
+{
+    my %before = map { ($_->{key} => $_) } @{ $t->status->{keys} };
+    my $req = sub {
+        my ($host, $ua, $close) = @_;
+        return "GET / HTTP/1.1\r\nHost: $host\r\nUser-Agent: $ua\r\n"
+            . ($close ? "Connection: close\r\n" : '') . "\r\n";
+    };
+
+    my $s = $t->connect(port => $t->port('PORT_2'));
+    $t->send_raw($s, $req->('a', 'Mozilla/5.0'));
+    $t->read_response($s);
+    $t->send_raw($s, $req->('b', 'kube-probe/1.29'));
+    $t->read_response($s);
+    $t->send_raw($s, $req->('a', 'ELB-HealthChecker/2.0', 1));
+    $t->read_response($s);
+    $t->wait_close($s);
+    $t->close($s);
+
+    wait_until(sub { $t->counts->{open} == 0 });
+
+    my %after = map { ($_->{key} => $_) } @{ $t->status->{keys} };
+    my %moved = map {
+        ($_ => $after{$_}{requests} - ($before{$_}{requests} // 0))
+    } keys %after;
+
+    is_deeply(\%moved, { browser => 1, elb => 1, probe => 0 },
+              'connection: the value again after a "tw off" request');
+    is($after{elb}{reasons}{client_close}{server}
+       - $before{elb}{reasons}{client_close}{server}, 1,
+       'connection: the close counts for the new value');
 }
 
 # bad arguments
