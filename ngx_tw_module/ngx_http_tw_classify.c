@@ -53,17 +53,6 @@ ngx_str_t  ngx_http_tw_reason_names[] = {
 };
 
 
-/* both answers at once, for the close path */
-
-void
-ngx_http_tw_classify(ngx_http_tw_snapshot_t *s, ngx_uint_t *closer,
-    ngx_uint_t *reason)
-{
-    *closer = ngx_http_tw_closer(s);
-    *reason = ngx_http_tw_reason(s, *closer);
-}
-
-
 /*
  * Who closed first.  The TCP state read just before close() decides;
  * nginx's own flags decide only where the kernel cannot be asked.

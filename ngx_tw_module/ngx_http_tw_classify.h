@@ -125,8 +125,6 @@ typedef struct {
 } ngx_http_tw_snapshot_t;
 
 
-void ngx_http_tw_classify(ngx_http_tw_snapshot_t *s, ngx_uint_t *closer,
-    ngx_uint_t *reason);
 ngx_uint_t ngx_http_tw_closer(ngx_http_tw_snapshot_t *s);
 ngx_uint_t ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer);
 ngx_uint_t ngx_http_tw_error_status(ngx_uint_t status);

@@ -561,7 +561,8 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 
     } /* else as the log phase saw them, before a delayed TLS shutdown */
 
-    ngx_http_tw_classify(s, closer, reason);
+    *closer = ngx_http_tw_closer(s);
+    *reason = ngx_http_tw_reason(s, *closer);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
