@@ -787,8 +787,7 @@ done:
                           && r->method != NGX_HTTP_HEAD
                           && r->headers_out.status >= NGX_HTTP_OK
                           && r->headers_out.status != NGX_HTTP_NO_CONTENT
-                          && r->headers_out.status
-                             != NGX_HTTP_NOT_MODIFIED);
+                          && r->headers_out.status != NGX_HTTP_NOT_MODIFIED);
 }
 
 
