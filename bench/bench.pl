@@ -4,11 +4,12 @@
 # one run: "make bench".
 #
 #   1. throughput, p99 latency and the worker's CPU time per request
-#      with wrk, plain nginx and the module build alternating, each run
-#      in a fresh network namespace of its own (loopback only), nginx's
-#      one worker and wrk on CPUs of their own, for keep-alive requests
-#      of a small file and for one request per connection, with the
-#      module's defaults and with per-server and keyed breakdowns on;
+#      with wrk: plain nginx and the module build side by side, at the
+#      same time, one worker each sharing one CPU, in a fresh network
+#      namespace (loopback only), in rounds that alternate which starts
+#      first; for keep-alive requests of a small file and for one
+#      request per connection, with the module's defaults and with
+#      per-server and keyed breakdowns on;
 #   2. instructions per request under callgrind (one process, master
 #      process off): the stable figure on a noisy machine;
 #   3. how long tw_status takes to render with 1000 key values and every
