@@ -25,10 +25,6 @@ use warnings;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
-use JSON::PP;
-use POSIX ();
-use Time::HiRes qw(time sleep);
 
 my $top = abs_path(dirname(__FILE__) . '/..');
 my %bin = (plain => $ENV{BENCH_PLAIN} // "$top/build/bench-plain/nginx",
