@@ -136,7 +136,7 @@ ngx_http_tw_advice_server(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
         }
 
         p = ngx_sprintf(a->text.data, "%ui%% of nginx's closes on \"%V\" are"
-                        " %V", share, &sr->name, &rule->rule);
+                        " %V", share, &a->name, &rule->rule);
 
         switch (rule->reason) {
 
@@ -197,7 +197,7 @@ ngx_http_tw_advice_server(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
                                   " \"%V\" are timeouts or return 444 that"
                                   " end with a FIN: reset_timedout_connection"
                                   " on ends them with an RST, without"
-                                  " TIME_WAIT", share, &sr->name)
+                                  " TIME_WAIT", share, &a->name)
                       - a->text.data;
     }
 
@@ -259,7 +259,7 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
                                   " Connection: close and causes %ui%% of"
                                   " nginx's TIME_WAIT: let it keep its"
                                   " connections, or close them itself",
-                                  &rp->keys[i].name, share)
+                                  &a->name, share)
                       - a->text.data;
         keys++;
     }
@@ -297,6 +297,7 @@ static ngx_http_tw_advice_t *
 ngx_http_tw_advice_add(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
     char *rule, ngx_str_t *subject, ngx_uint_t share)
 {
+    size_t                 len;
     ngx_http_tw_advice_t  *a;
 
     a = ngx_array_push(rp->advice);
@@ -309,15 +310,29 @@ ngx_http_tw_advice_add(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
     a->subject = *subject;
     a->share = share;
 
-    a->text.data = ngx_pnalloc(pool, NGX_HTTP_TW_ADVICE_LEN
-                                     + 2 * subject->len);
+    /* a key may hold quotes and control characters: not raw in the text */
+
+    len = subject->len + ngx_escape_json(NULL, subject->data, subject->len);
+
+    a->name.data = ngx_pnalloc(pool, len);
+    if (a->name.data == NULL) {
+        return NULL;
+    }
+
+    a->name.len = (u_char *) ngx_escape_json(a->name.data, subject->data,
+                                             subject->len)
+                  - a->name.data;
+
+    a->text.data = ngx_pnalloc(pool, NGX_HTTP_TW_ADVICE_LEN + len);
     if (a->text.data == NULL) {
         return NULL;
     }
 
     a->text.len = 0;
 
-    rp->extra += 2 * NGX_HTTP_TW_ADVICE_LEN + 8 * subject->len;
+    /* JSON shows the subject escaped, and the text escaped once more */
+
+    rp->extra += 2 * NGX_HTTP_TW_ADVICE_LEN + 3 * len;
 
     return a;
 }
@@ -326,6 +341,16 @@ ngx_http_tw_advice_add(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
 static ngx_uint_t
 ngx_http_tw_share(ngx_atomic_uint_t n, ngx_atomic_uint_t of)
 {
-    return of ? (ngx_uint_t) (n * 100 / of) : 0;
+    if (of == 0) {
+        return 0;
+    }
+
+    /* n is at most "of": n * 100 might not fit */
+
+    if (n > NGX_HTTP_TW_MAX_PERCENT_OF) {
+        return (ngx_uint_t) (n / (of / 100));
+    }
+
+    return (ngx_uint_t) (n * 100 / of);
 }
 

@@ -20,6 +20,8 @@
 #include "ngx_http_tw_module.h"
 
 
+static ngx_int_t ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value);
+static size_t ngx_http_tw_utf8_len(u_char *p, u_char *last);
 static ngx_http_tw_key_t *ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh,
     ngx_uint_t hash, ngx_str_t *value);
 static ngx_http_tw_key_t *ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf,
@@ -53,14 +55,8 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
         return NGX_OK;
     }
 
-    if (value.len > NGX_HTTP_TW_KEY_LEN) {
-        value.len = NGX_HTTP_TW_KEY_LEN;
-
-        /* not in the middle of a UTF-8 character */
-
-        while (value.len && (value.data[value.len] & 0xc0) == 0x80) {
-            value.len--;
-        }
+    if (ngx_http_tw_key_clean(r->pool, &value) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
@@ -84,6 +80,127 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
     *key = k;
 
     return NGX_OK;
+}
+
+
+/*
+ * A value as it is counted and shown: at most NGX_HTTP_TW_KEY_LEN bytes,
+ * cut between characters, and valid UTF-8, every byte that is not part
+ * of a valid character replaced with "?", so that every output format
+ * can carry it (a JSON or Prometheus reader rejects invalid UTF-8).
+ * Most values are short ASCII, left as they are.
+ */
+
+static ngx_int_t
+ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value)
+{
+    u_char  *p, *last, *dst, *start;
+    size_t   n, len;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last && *p < 0x80) {
+        p++;
+    }
+
+    if (p == last) {
+        if (value->len > NGX_HTTP_TW_KEY_LEN) {
+            value->len = NGX_HTTP_TW_KEY_LEN;
+        }
+
+        return NGX_OK;
+    }
+
+    start = ngx_pnalloc(pool, NGX_HTTP_TW_KEY_LEN);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_min((size_t) (p - value->data), NGX_HTTP_TW_KEY_LEN);
+    dst = ngx_cpymem(start, value->data, len);
+
+    while (p < last) {
+        n = ngx_http_tw_utf8_len(p, last);
+
+        if (len + (n ? n : 1) > NGX_HTTP_TW_KEY_LEN) {
+            break;
+        }
+
+        if (n == 0) {
+            *dst++ = '?';
+            p++;
+            len++;
+            continue;
+        }
+
+        dst = ngx_cpymem(dst, p, n);
+        p += n;
+        len += n;
+    }
+
+    value->data = start;
+    value->len = len;
+
+    return NGX_OK;
+}
+
+
+/* the length of the valid UTF-8 character at p (RFC 3629), or 0 */
+
+static size_t
+ngx_http_tw_utf8_len(u_char *p, u_char *last)
+{
+    u_char  c, lo, hi;
+    size_t  n, i;
+
+    c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;                  /* no overlong forms */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;                  /* no surrogates */
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;                  /* nothing above U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
 }
 
 

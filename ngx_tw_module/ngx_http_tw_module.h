@@ -200,6 +200,8 @@ typedef struct {
     ngx_str_t                   name;        /* first server_name */
     ngx_str_t                   listen;      /* first listen address */
     ngx_http_tw_block_t        *block;       /* in the zone */
+    ngx_uint_t                  dup;         /* an earlier server has the
+                                                same label and block */
 
     /* the server's own directives, for the advice */
     ngx_http_core_srv_conf_t   *cscf;

@@ -25,7 +25,8 @@ static ngx_int_t ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *text);
 static ngx_int_t ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
-    ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool);
+    ngx_uint_t format, ngx_uint_t period, ngx_http_tw_report_t *rp,
+    ngx_pool_t *pool);
 static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
 static void ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf,
@@ -147,7 +148,8 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
     ngx_http_tw_zone_reap(twmcf->sh);
 
-    if (ngx_http_tw_status_collect(twmcf, period, &rp, r->pool) != NGX_OK
+    if (ngx_http_tw_status_collect(twmcf, format, period, &rp, r->pool)
+        != NGX_OK
         || ngx_http_tw_advise(r->pool, &rp) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -339,8 +341,8 @@ ngx_http_tw_status_error(ngx_http_request_t *r, ngx_uint_t status,
  */
 
 static ngx_int_t
-ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
-    ngx_http_tw_report_t *rp, ngx_pool_t *pool)
+ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
+    ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool)
 {
     ngx_uint_t               i, r, k;
     ngx_atomic_uint_t        n, open, lost;
@@ -351,6 +353,8 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     sum = &rp->sum;
 
     ngx_memzero(rp, sizeof(ngx_http_tw_report_t));
+
+    rp->format = format;
 
     rp->nservers = twmcf->servers.nelts;
     rp->servers = ngx_pcalloc(pool, (rp->nservers + 1)
@@ -500,6 +504,11 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
             continue;
         }
 
+        if (twscfp[i]->dup) {
+            /* shown with the first server of the same label */
+            continue;
+        }
+
         n++;
         sr->conf = twscfp[i];
         sr->time_wait = ngx_http_tw_timewait_server(b);
@@ -607,14 +616,46 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
         sr->closed += closed;
     }
 
-    labels = 2 * (sr->name.len + sr->listen.len)
-             + ngx_escape_json(NULL, sr->name.data, sr->name.len)
-             + ngx_escape_json(NULL, sr->listen.data, sr->listen.len);
+    /*
+     * The group's output at most, every number at its widest (N): the
+     * name (escaped as in JSON, or with a backslash per character for a
+     * Prometheus label), the listen address, and per cell a line
+     */
 
-    /* a server's JSON lists every reason, a key value's only its own */
+    switch (rp->format) {
 
-    rp->extra += (full ? NGX_HTTP_TW_NREASONS * 192 : 0) + 1024
-                 + cells * 448 + (cells + 8) * 2 * labels;
+    case NGX_HTTP_TW_FORMAT_TEXT:
+        labels = sr->name.len + sr->listen.len
+                 + ngx_escape_json(NULL, sr->name.data, sr->name.len);
+
+        /* a header and a totals line, then a line of 44 + N per cell */
+
+        rp->extra += 128 + 8 * NGX_ATOMIC_T_LEN + labels + cells * 64;
+        break;
+
+    case NGX_HTTP_TW_FORMAT_JSON:
+        labels = sr->name.len + sr->listen.len
+                 + ngx_escape_json(NULL, sr->name.data, sr->name.len)
+                 + ngx_escape_json(NULL, sr->listen.data, sr->listen.len);
+
+        /*
+         * 140 + 7 N and the names, then a server lists every reason, a
+         * key value only those it has, each at most 192 bytes
+         */
+
+        rp->extra += 160 + 8 * NGX_ATOMIC_T_LEN + labels
+                     + (full ? NGX_HTTP_TW_NREASONS
+                             : ngx_min(cells, NGX_HTTP_TW_NREASONS)) * 192;
+        break;
+
+    default: /* NGX_HTTP_TW_FORMAT_PROMETHEUS */
+        labels = 2 * (sr->name.len + sr->listen.len);
+
+        /* requests and TIME_WAIT, then a series per cell */
+
+        rp->extra += (cells + 2) * (128 + NGX_ATOMIC_T_LEN + labels);
+        break;
+    }
 }
 
 
@@ -640,7 +681,9 @@ ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
     ngx_uint_t         b;
     ngx_atomic_uint_t  n, want;
 
-    want = (h->count * percent + 99) / 100;
+    want = (h->count > NGX_HTTP_TW_MAX_PERCENT_OF)
+           ? h->count / 100 * percent
+           : (h->count * percent + 99) / 100;
     n = 0;
 
     for (b = 0; b < NGX_HTTP_TW_NBUCKETS - 1; b++) {

@@ -30,6 +30,8 @@ typedef struct {
 typedef struct {
     ngx_str_t                rule;
     ngx_str_t                subject;    /* a server, a key, or empty */
+    ngx_str_t                name;       /* the subject, escaped as in
+                                            JSON, as the text shows it */
     ngx_uint_t               share;      /* percent of nginx's FIN closes */
     ngx_str_t                text;
 } ngx_http_tw_advice_t;
@@ -66,6 +68,7 @@ typedef struct {
     ngx_atomic_uint_t        resets;
     time_t                   start_time;
     time_t                   period_start;
+    ngx_uint_t               format;        /* NGX_HTTP_TW_FORMAT_* */
     ngx_uint_t               period;
     ngx_uint_t               after_reset;   /* the period began at a reset */
 
@@ -95,6 +98,10 @@ typedef struct {
 #define NGX_HTTP_TW_SINCE_START  0   /* GET: since the counters started */
 #define NGX_HTTP_TW_SINCE_RESET  1   /* GET ?since=reset: this period */
 #define NGX_HTTP_TW_RESET        2   /* POST, DELETE: end this period */
+
+
+/* the largest count that can be multiplied by 100 */
+#define NGX_HTTP_TW_MAX_PERCENT_OF  ((ngx_atomic_uint_t) -1 / 100)
 
 
 u_char *ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp);

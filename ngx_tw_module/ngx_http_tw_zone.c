@@ -145,7 +145,7 @@ static void
 ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
     ngx_http_tw_main_conf_t *twmcf)
 {
-    ngx_uint_t               i;
+    ngx_uint_t               i, j;
     ngx_slab_pool_t         *shpool;
     ngx_http_tw_srv_conf_t  **twscfp;
 
@@ -157,6 +157,20 @@ ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
     for (i = 0; i < twmcf->servers.nelts; i++) {
         twscfp[i]->block = ngx_http_tw_zone_block(shpool, twmcf->sh,
                                                   twscfp[i]);
+
+        /*
+         * servers with the same label (nginx warns of the conflicting
+         * server_name) add to one block, which is shown once
+         */
+
+        twscfp[i]->dup = 0;
+
+        for (j = 0; twscfp[i]->block && j < i; j++) {
+            if (twscfp[j]->block == twscfp[i]->block) {
+                twscfp[i]->dup = 1;
+                break;
+            }
+        }
 
         if (twscfp[i]->block == NULL && !twmcf->sh->full) {
             twmcf->sh->full = 1;

@@ -1,0 +1,187 @@
+#!/usr/bin/perl
+
+# Names as tw_status shows them: a tw_key value is cut to 256 bytes
+# between characters and made valid UTF-8 (a byte that is not part of a
+# valid character becomes "?"), so that JSON and Prometheus readers take
+# every response; advice texts show a value escaped as in JSON; servers
+# with the same label (first server_name, first listen address) share one
+# entry.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use JSON::PP;
+use Encode qw(decode);
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        server_name keyed.example;
+        tw_key $http_x_key;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name dup.example;
+        location / { return 200 "first\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name dup.example other.example;
+        location / { return 200 "second\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_STATUS%%;
+        tw off;
+        location = /tw_status { tw_status; tw_status_reset on; }
+    }
+}
+EOF
+
+$t->run;
+
+sub get {
+    my ($key, %o) = @_;
+    return "GET / HTTP/1.1\r\nHost: " . ($o{host} // 'keyed.example')
+        . "\r\n" . (defined $key ? "X-Key: $key\r\n" : '')
+        . "Connection: close\r\n\r\n";
+}
+
+# the raw JSON, decoded strictly as UTF-8
+sub status_strict {
+    my $resp = $t->http_get('/tw_status?format=json',
+                            port => $t->port('PORT_STATUS'));
+    my $st = eval { JSON::PP->new->utf8->decode($resp->{body}) };
+    ok($st, 'JSON is valid UTF-8') or diag($@);
+    return $st // {};
+}
+
+sub key_requests {
+    my ($st) = @_;
+    return { map { ($_->{key} => $_->{requests}) } @{ $st->{keys} } };
+}
+
+sub reset_counters {
+    my $r = $t->http_get('/tw_status', method => 'POST',
+                         headers => ['Content-Length: 0'],
+                         port => $t->port('PORT_STATUS'));
+    die "reset: $r->{status}\n" unless $r->{status} == 200;
+}
+
+my @cases = (
+    # what the client sends       what tw_status shows (as characters)
+    ["bad\xffbyte",              "bad?byte",        'an invalid byte'],
+    ["caf\xc3\xa9",               "caf\x{e9}",       'a valid character'],
+    ["\xc3",                      "?",               'a cut character'],
+    ["\xc0\xaf",                  "??",              'an overlong form'],
+    ["\xed\xa0\x80",              "???",             'a surrogate'],
+    ["\xf4\x90\x80\x80",          "????",            'above U+10FFFF'],
+    ["\x80" x 300,                "?" x 256,         '300 stray bytes'],
+    [("a" x 254) . "\xe2\x82\xac", "a" x 254,        'cut before a character'],
+    [("a" x 253) . "\xe2\x82\xac", ("a" x 253) . "\x{20ac}",
+                                                     'a character that fits'],
+    ['q"x\\y', 'q"x\\y',                             'quotes and backslashes'],
+);
+
+for my $c (@cases) {
+    $t->request(get($c->[0])) for 1 .. 2;
+}
+
+wait_until(sub { $t->counts->{open} == 0 });
+
+my $st = status_strict();
+my $keys = key_requests($st);
+
+for my $c (@cases) {
+    is($keys->{ $c->[1] }, 2, "key value: $c->[2]")
+        or diag(explain([sort keys %$keys]));
+}
+
+is(scalar(grep { $_ eq '' } keys %$keys), 0, 'no empty key value');
+ok(!grep({ length(Encode::encode('UTF-8', $_)) > 256 } keys %$keys),
+   'every value at most 256 bytes');
+
+# Prometheus: valid UTF-8 too, and the escaped label is there
+
+my $prom = $t->http_get('/tw_status?format=prometheus',
+                        port => $t->port('PORT_STATUS'))->{body};
+ok(eval { decode('UTF-8', $prom, Encode::FB_CROAK | Encode::LEAVE_SRC); 1 },
+   'Prometheus: valid UTF-8') or diag($@);
+like($prom, qr/^nginx_tw_key_requests_total\{key="q\\"x\\\\y"\} 2$/m,
+     'Prometheus: quote and backslash escaped');
+like($prom, qr/^nginx_tw_key_requests_total\{key="bad\?byte"\} 2$/m,
+     'Prometheus: the replaced byte');
+
+# advice: the value escaped as in JSON, in the text format too
+
+reset_counters();
+
+$t->request(get("e\"l\x01b")) for 1 .. 20;
+wait_until(sub { $t->counts->{open} == 0 });
+
+my $resp = $t->http_get('/tw_status?since=reset&format=json',
+                        port => $t->port('PORT_STATUS'));
+my $a = JSON::PP->new->utf8->decode($resp->{body});
+my ($adv) = grep { $_->{rule} eq 'key_client_close' } @{ $a->{advice} };
+
+ok($adv, 'advice for the key') or diag(explain($a->{advice}));
+is($adv->{subject}, "e\"l\x01b", 'advice: the subject as it is');
+like($adv->{text} // '', qr/^key "e\\"l\\u0001b" sends Connection: close/,
+     'advice: the text shows it escaped');
+
+my $text = $t->http_get('/tw_status?since=reset',
+                        port => $t->port('PORT_STATUS'))->{body};
+like($text, qr/^  - key "e\\"l\\u0001b" sends Connection: close/m,
+     'text format: the advice line escaped');
+unlike($text, qr/\x01/, 'text format: no raw control character');
+
+# two servers with one label: one entry, both servers' traffic
+
+my $before = $t->status;
+$t->request(get(undef, host => 'dup.example'), port => $t->port('PORT_1'));
+$t->request(get(undef, host => 'other.example'), port => $t->port('PORT_1'));
+wait_until(sub { $t->counts->{open} == 0 });
+
+$st = $t->status;
+my @dup = grep { $_->{name} eq 'dup.example' } @{ $st->{servers} };
+is(scalar @dup, 1, 'same label: one entry');
+
+my ($old) = grep { $_->{name} eq 'dup.example' } @{ $before->{servers} };
+is($dup[0]{requests} - $old->{requests}, 2, 'same label: both requests');
+is($dup[0]{reasons}{client_close}{server}
+   - $old->{reasons}{client_close}{server}, 2, 'same label: both closes');
+
+$prom = $t->http_get('/tw_status?format=prometheus',
+                     port => $t->port('PORT_STATUS'))->{body};
+my @series = $prom =~ /^nginx_tw_server_requests_total\{server="dup\.example"/mg;
+is(scalar @series, 1, 'same label: one Prometheus series');
+
+$text = $t->status_text;
+my @lines = $text =~ /^server "dup\.example"/mg;
+is(scalar @lines, 1, 'same label: one text entry');
+
+# a reset takes the shared block once: the period shows the traffic since
+
+reset_counters();
+$t->request(get(undef, host => 'dup.example'), port => $t->port('PORT_1'));
+wait_until(sub { $t->counts->{open} == 0 });
+
+$resp = $t->http_get('/tw_status?since=reset&format=json',
+                     port => $t->port('PORT_STATUS'));
+($old) = grep { $_->{name} eq 'dup.example' }
+         @{ JSON::PP->new->decode($resp->{body})->{servers} };
+is($old->{requests}, 1, 'same label: one request since the reset');
+
+$t->done;
