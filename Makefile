@@ -179,7 +179,7 @@ $(DYNAMIC)/Makefile: $(TOP)/config
 
 # the classifier's own unit tests: a plain C program, no nginx process
 
-unit: $(UNIT)/classify
+unit: $(UNIT)/classify $(UNIT)/render
 
 $(UNIT)/classify: $(TOP)/t/unit/classify.c \
                   $(TOP)/ngx_tw_module/ngx_http_tw_classify.c \
@@ -192,6 +192,25 @@ $(UNIT)/classify: $(TOP)/t/unit/classify.c \
 	    -I $(STATIC) -I $(TOP)/ngx_tw_module \
 	    -o $@ $(TOP)/t/unit/classify.c \
 	    $(TOP)/ngx_tw_module/ngx_http_tw_classify.c
+
+# the status renderer with everything else of the test build: its objects
+# but the renderer's own (included by the test) and nginx's main()
+
+$(UNIT)/render: $(TOP)/t/unit/render.c build FORCE
+	@mkdir -p $(UNIT)
+	objcopy --redefine-sym main=ngx_tw_unit_nginx_main \
+	    $(STATIC)/src/core/nginx.o $(UNIT)/nginx.o
+	cd $(NGINX_SRC) && $(CC) -O -g -W -Wall -Wpointer-arith \
+	    -Wno-unused-parameter -Werror \
+	    $$(sed -n '/^ALL_INCS/,/^$$/p' $(STATIC)/Makefile \
+	       | grep -o -e '-I [^ ]*' | tr '\n' ' ') \
+	    -o $@ $(TOP)/t/unit/render.c \
+	    $$(sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
+	       | grep -o -e '[^ 	]*\.o' \
+	       | grep -v -e '/src/core/nginx\.o' -e '/ngx_http_tw_status\.o') \
+	    $(UNIT)/nginx.o \
+	    $$(sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
+	       | grep -o -e '-l[^ ]*' -e '-Wl,[^ ]*' | tr '\n' ' ')
 
 
 # the main job: nginx with the module, in the foreground, on 127.0.0.1

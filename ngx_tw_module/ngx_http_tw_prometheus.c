@@ -340,6 +340,32 @@ ngx_http_tw_prometheus_labels(u_char *p, ngx_uint_t group,
 }
 
 
+/* how much longer a label value is once escaped */
+
+size_t
+ngx_http_tw_escape_label_len(ngx_str_t *s)
+{
+    size_t      n;
+    ngx_uint_t  i;
+
+    n = 0;
+
+    for (i = 0; i < s->len; i++) {
+        switch (s->data[i]) {
+        case '\\':
+        case '"':
+        case '\n':
+            n++;
+            break;
+        default:
+            break;
+        }
+    }
+
+    return n;
+}
+
+
 /* a Prometheus label value: backslash, double quote and newline escaped */
 
 static u_char *

@@ -618,8 +618,8 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
 
     /*
      * The group's output at most, every number at its widest (N): the
-     * name (escaped as in JSON, or with a backslash per character for a
-     * Prometheus label), the listen address, and per cell a line
+     * name and the listen address, escaped as the format escapes them,
+     * and per cell a line
      */
 
     switch (rp->format) {
@@ -649,7 +649,9 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
         break;
 
     default: /* NGX_HTTP_TW_FORMAT_PROMETHEUS */
-        labels = 2 * (sr->name.len + sr->listen.len);
+        labels = sr->name.len + sr->listen.len
+                 + ngx_http_tw_escape_label_len(&sr->name)
+                 + ngx_http_tw_escape_label_len(&sr->listen);
 
         /* requests and TIME_WAIT, then a series per cell */
 

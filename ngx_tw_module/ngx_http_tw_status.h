@@ -105,6 +105,7 @@ typedef struct {
 
 
 u_char *ngx_http_tw_status_prometheus(u_char *p, ngx_http_tw_report_t *rp);
+size_t ngx_http_tw_escape_label_len(ngx_str_t *s);
 ngx_int_t ngx_http_tw_advise(ngx_pool_t *pool, ngx_http_tw_report_t *rp);
 u_char *ngx_http_tw_hist_value(u_char *p, ngx_uint_t hist,
     ngx_atomic_uint_t v);

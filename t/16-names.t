@@ -26,6 +26,7 @@ $t->write_conf(<<'EOF');
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
+    tw_key_max 1000;
     server {
         listen 127.0.0.1:%%PORT%%;
         server_name keyed.example;
@@ -146,6 +147,59 @@ my $text = $t->http_get('/tw_status?since=reset',
 like($text, qr/^  - key "e\\"l\\u0001b" sends Connection: close/m,
      'text format: the advice line escaped');
 unlike($text, qr/\x01/, 'text format: no raw control character');
+
+# the longest names at their longest escaped, each with several cells:
+# every format whole (under AddressSanitizer, the response buffer is
+# checked to the byte)
+
+my @worst = ("\x01" x 256, '"' x 256, '\\' x 256, "\xff" x 256);
+
+for my $key (@worst) {
+    my $h = "Host: keyed.example\r\nX-Key: $key\r\n";
+
+    $t->request("GET / HTTP/1.1\r\n${h}Connection: close\r\n\r\n");
+    $t->request("GET / HTTP/1.0\r\n$h\r\n");
+
+    my $s = $t->request("GET / HTTP/1.1\r\n$h\r\n", keep => 1);
+    $t->close($s);
+
+    $s = $t->request("GET / HTTP/1.1\r\n$h\r\n", keep => 1);
+    $t->reset($s);
+}
+
+# and many of them, so that a group's room is checked, not only the
+# room left over by the totals
+
+for my $i (1 .. 150) {
+    for my $c ($i <= 100 ? "\x01" : (), '"', '\\') {
+        my $h = "Host: keyed.example\r\nX-Key: " . ($c x 254)
+            . sprintf("%02d", $i) . "\r\n";
+
+        $t->request("GET / HTTP/1.1\r\n${h}Connection: close\r\n\r\n");
+        $t->request("GET / HTTP/1.0\r\n$h\r\n");
+        $t->close($t->request("GET / HTTP/1.1\r\n$h\r\n", keep => 1));
+        $t->reset($t->request("GET / HTTP/1.1\r\n$h\r\n", keep => 1));
+    }
+}
+
+wait_until(sub { $t->counts->{open} == 0 });
+
+for my $format (qw(text json prometheus)) {
+    my $r = $t->http_get("/tw_status?format=$format",
+                         port => $t->port('PORT_STATUS'));
+    is($r->{status}, 200, "$format: worst-case names");
+    is(length $r->{body}, $r->{headers}{'content-length'},
+       "$format: the whole body");
+    ok(eval { decode('UTF-8', $r->{body},
+                     Encode::FB_CROAK | Encode::LEAVE_SRC); 1 },
+       "$format: valid UTF-8");
+}
+
+$st = status_strict();
+$keys = key_requests($st);
+is($keys->{"\x01" x 256}, 4, 'control characters: every request');
+is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
+          @{ $st->{keys} }), 1, 'quotes: several cells');
 
 # two servers with one label: one entry, both servers' traffic
 
