@@ -193,24 +193,25 @@ $(UNIT)/classify: $(TOP)/t/unit/classify.c \
 	    -o $@ $(TOP)/t/unit/classify.c \
 	    $(TOP)/ngx_tw_module/ngx_http_tw_classify.c
 
-# the status renderer with everything else of the test build: its objects
-# but the renderer's own (included by the test) and nginx's main()
+# the status renderer with everything else of the test build: its
+# compiler flags, its objects but the renderer's own (the test includes
+# it) and nginx's main(), and its link options; relinked at every run
 
-$(UNIT)/render: $(TOP)/t/unit/render.c build FORCE
+RENDER_LINK = sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
+              | tr -s ' \t\\' '\n'
+
+$(UNIT)/render: $(TOP)/t/unit/render.c build
 	@mkdir -p $(UNIT)
 	objcopy --redefine-sym main=ngx_tw_unit_nginx_main \
 	    $(STATIC)/src/core/nginx.o $(UNIT)/nginx.o
-	cd $(NGINX_SRC) && $(CC) -O -g -W -Wall -Wpointer-arith \
-	    -Wno-unused-parameter -Werror \
+	cd $(NGINX_SRC) && $(CC) $$(sed -n 's/^CFLAGS =//p' $(STATIC)/Makefile) \
 	    $$(sed -n '/^ALL_INCS/,/^$$/p' $(STATIC)/Makefile \
 	       | grep -o -e '-I [^ ]*' | tr '\n' ' ') \
 	    -o $@ $(TOP)/t/unit/render.c \
-	    $$(sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
-	       | grep -o -e '[^ 	]*\.o' \
-	       | grep -v -e '/src/core/nginx\.o' -e '/ngx_http_tw_status\.o') \
+	    $$($(RENDER_LINK) | grep -e '\.o$$' \
+	       | grep -v -e '/src/core/nginx\.o$$' -e '/ngx_http_tw_status\.o$$') \
 	    $(UNIT)/nginx.o \
-	    $$(sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
-	       | grep -o -e '-l[^ ]*' -e '-Wl,[^ ]*' | tr '\n' ' ')
+	    $$($(RENDER_LINK) | grep -e '^-' | grep -v -e '^-o$$')
 
 
 # the main job: nginx with the module, in the foreground, on 127.0.0.1

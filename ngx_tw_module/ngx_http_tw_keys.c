@@ -104,7 +104,11 @@ ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value)
         p++;
     }
 
-    if (p == last) {
+    len = p - value->data;
+
+    if (len >= NGX_HTTP_TW_KEY_LEN || p == last) {
+        /* ASCII up to where it is cut */
+
         if (value->len > NGX_HTTP_TW_KEY_LEN) {
             value->len = NGX_HTTP_TW_KEY_LEN;
         }
@@ -112,12 +116,11 @@ ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value)
         return NGX_OK;
     }
 
-    start = ngx_pnalloc(pool, NGX_HTTP_TW_KEY_LEN);
+    start = ngx_pnalloc(pool, ngx_min(value->len, NGX_HTTP_TW_KEY_LEN));
     if (start == NULL) {
         return NGX_ERROR;
     }
 
-    len = ngx_min((size_t) (p - value->data), NGX_HTTP_TW_KEY_LEN);
     dst = ngx_cpymem(start, value->data, len);
 
     while (p < last) {

@@ -628,7 +628,7 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
         labels = sr->name.len + sr->listen.len
                  + ngx_escape_json(NULL, sr->name.data, sr->name.len);
 
-        /* a header and a totals line, then a line of 44 + N per cell */
+        /* a header and a totals line, then 44 + max(N, 12) per cell */
 
         rp->extra += 128 + 8 * NGX_ATOMIC_T_LEN + labels + cells * 64;
         break;

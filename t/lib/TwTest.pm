@@ -676,6 +676,45 @@ sub wait_tw_client {
 
 # kernel_counter('TcpExtTCPAbortOnData'): one of the kernel's TCP counters
 # (/proc/net/netstat and /proc/net/snmp), for this network namespace.
+# The kernel's TCP counters that tell where a TIME-WAIT went, or why one
+# never came; and, when the kernel disagreed with a scenario, what moved
+# and the sockets of the scenario's ports.
+my @TCP_DIAG = qw(TcpOutRsts TcpEstabResets TcpAttemptFails TcpExtTW
+    TcpExtTWRecycled TcpExtTWKilled TcpExtTCPTimeWaitOverflow
+    TcpExtTCPAbortOnData TcpExtTCPAbortOnClose TcpExtTCPAbortOnTimeout
+    TcpExtTCPAbortOnLinger TcpExtListenDrops TcpExtListenOverflows
+    TcpExtTCPBacklogDrop TcpExtTCPRcvQDrop TcpExtTCPOFODrop
+    TcpExtTCPChallengeACK TcpExtTCPSYNChallenge TcpExtPAWSEstab
+    TcpExtTCPTimeouts TcpRetransSegs);
+
+sub _tcp_counters {
+    my ($self) = @_;
+    return map {
+        my $n = $_;
+        my $v = eval { $self->kernel_counter($n) };
+        defined $v ? ($n => $v) : ();
+    } @TCP_DIAG;
+}
+
+sub _kernel_diag {
+    my ($self, $port, $before) = @_;
+    my %after = $self->_tcp_counters;
+    my @moved = map { "$_ +" . ($after{$_} - $before->{$_}) }
+        grep { exists $before->{$_} && $after{$_} != $before->{$_} }
+        @TCP_DIAG;
+    Test::More::diag('kernel counters moved: '
+                     . (@moved ? join(', ', @moved) : 'none'));
+
+    my %peer = map { $_ => 1 } @{ $port->{peers} // [] };
+    my ($rc, $out) = _run_cmd(['ss', '-Htan'], timeout => 5);
+    for my $line (split /\n/, $out // '') {
+        my @ports = map { /:(\d+)$/ ? $1 : () } split ' ', $line;
+        next unless grep { $_ == $port->{port} } @ports;
+        next if %peer && !grep { $peer{$_} } @ports;
+        Test::More::diag("ss: $line");
+    }
+}
+
 sub kernel_counter {
     my ($self, $name) = @_;
     my ($prefix, $field) = $name =~ /^(TcpExt|Tcp|IpExt|Ip)(\w+)$/
@@ -835,6 +874,7 @@ sub case_ok {
     my $tws = $self->tw_server(%port);
     my $twc = $self->tw_client(%port);
     my $abort = $self->kernel_counter('TcpExtTCPAbortOnData');
+    my %kernel = $self->_tcp_counters;
 
     # the client ports of the scenario's own connections: on loopback a
     # new connection may take over an older TIME-WAIT of the same ports,
@@ -868,7 +908,8 @@ sub case_ok {
         $self->wait_tw_server($want, %port, timeout => 8);
         select undef, undef, undef, 0.2;
         Test::More::is($self->tw_server(%port) - $tws, $o{tw_server},
-                       "$name: kernel TIME-WAIT on the server side");
+                       "$name: kernel TIME-WAIT on the server side")
+            or $self->_kernel_diag(\%port, \%kernel);
     }
 
     # TLS: a client that answers nginx's close_notify after nginx closed
@@ -894,7 +935,8 @@ sub case_ok {
         $self->wait_tw_client($want, %port, timeout => 8);
         select undef, undef, undef, 0.2 unless defined $o{tw_server};
         Test::More::is($self->tw_client(%port) - $twc, $o{tw_client},
-                       "$name: kernel TIME-WAIT on the client side");
+                       "$name: kernel TIME-WAIT on the client side")
+            or $self->_kernel_diag(\%port, \%kernel);
     }
 
     $self->conservation_ok($after, "$name: accepted == closed + open");

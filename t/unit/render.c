@@ -27,10 +27,15 @@ typedef struct {
 } ngx_http_tw_unit_out_t;
 
 
-static ngx_log_t                  ngx_http_tw_unit_log;
-static ngx_http_core_srv_conf_t   ngx_http_tw_unit_cscf;
-static ngx_http_core_loc_conf_t   ngx_http_tw_unit_clcf;
-static int                        tests, failed;
+static void check(ngx_uint_t f, const char *format, u_char fill,
+    ngx_uint_t all, ngx_atomic_uint_t v, ngx_str_t *name,
+    ngx_str_t *listen);
+
+
+static ngx_log_t                 ngx_http_tw_unit_log;
+static ngx_http_core_srv_conf_t  ngx_http_tw_unit_cscf;
+static ngx_http_core_loc_conf_t  ngx_http_tw_unit_clcf;
+static int                       tests, failed;
 
 
 /* the name is formatted as ngx_sprintf() formats */
@@ -62,16 +67,16 @@ static ngx_http_tw_main_conf_t *
 zone(ngx_pool_t *pool, ngx_uint_t nservers, ngx_uint_t nkeys,
     ngx_atomic_uint_t v, ngx_uint_t all, ngx_str_t *name, ngx_str_t *listen)
 {
-    u_char                    *p;
-    ngx_uint_t                 i, r, k, b;
-    ngx_shm_zone_t            *shm_zone;
-    ngx_slab_pool_t           *shpool;
-    ngx_http_tw_key_t         *key;
-    ngx_http_tw_block_t       *block;
-    ngx_http_tw_shctx_t       *sh;
-    ngx_http_tw_counters_t    *c;
-    ngx_http_tw_srv_conf_t    *srv, **srvp;
-    ngx_http_tw_main_conf_t   *twmcf;
+    u_char                   *p;
+    ngx_uint_t                i, r, k, b;
+    ngx_shm_zone_t           *shm_zone;
+    ngx_slab_pool_t          *shpool;
+    ngx_http_tw_key_t        *key;
+    ngx_http_tw_block_t      *block;
+    ngx_http_tw_shctx_t      *sh;
+    ngx_http_tw_counters_t   *c;
+    ngx_http_tw_srv_conf_t   *srv, **srvp;
+    ngx_http_tw_main_conf_t  *twmcf;
 
     twmcf = ngx_pcalloc(pool, sizeof(ngx_http_tw_main_conf_t));
     sh = ngx_pcalloc(pool, sizeof(ngx_http_tw_shctx_t));
@@ -259,19 +264,50 @@ done:
 }
 
 
+/*
+ * The whole response fits, and so does what 8 more servers add, and what
+ * 39 more key values add
+ */
+
+static void
+check(ngx_uint_t f, const char *format, u_char fill, ngx_uint_t all,
+    ngx_atomic_uint_t v, ngx_str_t *name, ngx_str_t *listen)
+{
+    ngx_http_tw_unit_out_t  one, more, fixed, full;
+
+    if (render(f, 0, 0, v, all, name, listen, &fixed) != NGX_OK
+        || render(f, 1, 1, v, all, name, listen, &one) != NGX_OK
+        || render(f, 9, 1, v, all, name, listen, &more) != NGX_OK
+        || render(f, 9, 40, v, all, name, listen, &full) != NGX_OK)
+    {
+        printf("Bail out! no memory\n");
+        exit(2);
+    }
+
+    ok(fixed.written <= fixed.size && one.written <= one.size
+       && more.written <= more.size && full.written <= full.size
+       && more.size - one.size >= more.written - one.written
+       && full.size - more.size >= full.written - more.written,
+       "%s, names of %uz x%02Xi, %s cells at %uA: room %uz/%uz,"
+       " 8 servers %uz/%uz, 39 keys %uz/%uz",
+       format, name->len, (ngx_int_t) fill, all ? "all" : "one", v,
+       full.written, full.size, more.written - one.written,
+       more.size - one.size, full.written - more.written,
+       full.size - more.size);
+}
+
+
 int
 main(int argc, char **argv)
 {
-    u_char                    names[NGX_HTTP_TW_KEY_LEN];
-    u_char                    fill[] = { 0x01, '"', '\\', '\n', 'a', 0xff };
-    size_t                    lens[] = { 0, 1, 21, NGX_HTTP_TW_KEY_LEN };
-    ngx_str_t                 name, listen;
-    ngx_uint_t                f, i, l, all, vi;
-    ngx_atomic_uint_t         values[] = { 0, 1, 1000,
-                                           (ngx_atomic_uint_t) -1 };
-    ngx_http_tw_unit_out_t    one, more, fixed, full;
+    u_char              names[NGX_HTTP_TW_KEY_LEN];
+    u_char              fill[] = { 0x01, '"', '\\', '\n', 'a', 0xff };
+    size_t              lens[] = { 0, 1, 21, NGX_HTTP_TW_KEY_LEN };
+    ngx_str_t           name, listen;
+    ngx_uint_t          f, i, l, all, vi;
+    ngx_atomic_uint_t   values[] = { 0, 1, 1000, (ngx_atomic_uint_t) -1 };
 
-    static const char        *formats[] = { "text", "json", "prometheus" };
+    static const char  *formats[] = { "text", "json", "prometheus" };
 
     /* what is printed before a crash is not lost */
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -286,45 +322,24 @@ main(int argc, char **argv)
     ngx_http_tw_unit_cscf.client_header_timeout = (ngx_msec_t) -1;
 
     for (f = 0; f < 3; f++) {
-    for (i = 0; i < sizeof(fill); i++) {
-    for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
-    for (all = 0; all < 2; all++) {
-    for (vi = 0; vi < sizeof(values) / sizeof(values[0]); vi++) {
+        for (i = 0; i < sizeof(fill); i++) {
+            for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+                for (all = 0; all < 2; all++) {
+                    for (vi = 0; vi < sizeof(values) / sizeof(values[0]);
+                         vi++)
+                    {
+                        ngx_memset(names, fill[i], sizeof(names));
 
-        ngx_memset(names, fill[i], sizeof(names));
+                        name.data = names;
+                        name.len = lens[l];
+                        listen = name;
 
-        name.data = names;
-        name.len = lens[l];
-        listen.data = names;
-        listen.len = lens[l];
-
-        if (render(f, 0, 0, values[vi], all, &name, &listen, &fixed)
-               != NGX_OK
-            || render(f, 1, 1, values[vi], all, &name, &listen, &one)
-               != NGX_OK
-            || render(f, 9, 1, values[vi], all, &name, &listen, &more)
-               != NGX_OK
-            || render(f, 9, 40, values[vi], all, &name, &listen, &full)
-               != NGX_OK)
-        {
-            printf("Bail out! no memory\n");
-            return 2;
+                        check(f, formats[f], fill[i], all, values[vi],
+                              &name, &listen);
+                    }
+                }
+            }
         }
-
-        ok(fixed.written <= fixed.size && one.written <= one.size
-           && more.written <= more.size && full.written <= full.size
-           && more.size - one.size >= more.written - one.written
-           && full.size - more.size >= full.written - more.written,
-           "%s, names of %uz x%02Xi, %s cells at %uA: room %uz/%uz,"
-           " 8 servers %uz/%uz, 39 keys %uz/%uz",
-           formats[f], lens[l], (ngx_int_t) fill[i],
-           all ? "all" : "one", values[vi], full.written, full.size,
-           more.written - one.written, more.size - one.size,
-           full.written - more.written, full.size - more.size);
-    }
-    }
-    }
-    }
     }
 
     printf("1..%d\n", tests);
