@@ -365,9 +365,11 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
 
     /* values added while this runs wait for the next response */
 
+    /* filled in whole by ngx_http_tw_status_keys(): not zeroed first */
+
     rp->nkeys = twmcf->sh->nkeys;
-    rp->keys = ngx_pcalloc(pool, (rp->nkeys + 1)
-                                 * sizeof(ngx_http_tw_server_report_t));
+    rp->keys = ngx_palloc(pool, (rp->nkeys + 1)
+                                * sizeof(ngx_http_tw_server_report_t));
     if (rp->keys == NULL) {
         return NGX_ERROR;
     }
@@ -537,6 +539,9 @@ ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
         for (k = twmcf->sh->keys[i]; k && n < rp->nkeys; k = k->next) {
             sr = &rp->keys[n++];
             sr->name = k->value;
+            ngx_str_null(&sr->listen);
+            sr->time_wait = 0;
+            sr->conf = NULL;
 
             ngx_http_tw_group_read(rp, sr, &k->requests, k->closes,
                                    &k->base_requests, k->base, period, 0);
@@ -573,48 +578,46 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
 
     cells = 0;
 
-    if (requests != NULL) {
-        sr->requests = *requests;
+    sr->requests = *requests;
 
-        if (period != NGX_HTTP_TW_SINCE_START) {
-            sr->requests -= *base_requests;
-        }
-
-        if (period == NGX_HTTP_TW_RESET) {
-            *base_requests += sr->requests;
-        }
-
-        /* run for every key value: sums kept in locals */
-
-        closed = 0;
-        ngx_memzero(closers, sizeof(closers));
-
-        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                n = closes[r][k];
-
-                if (period != NGX_HTTP_TW_SINCE_START) {
-                    n -= base[r][k];
-
-                    if (period == NGX_HTTP_TW_RESET) {
-                        base[r][k] += n;
-                    }
-                }
-
-                sr->closes[r][k] = n;
-                closers[k] += n;
-                closed += n;
-
-                cells += (n != 0);
-            }
-        }
-
-        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            sr->closers[k] += closers[k];
-        }
-
-        sr->closed += closed;
+    if (period != NGX_HTTP_TW_SINCE_START) {
+        sr->requests -= *base_requests;
     }
+
+    if (period == NGX_HTTP_TW_RESET) {
+        *base_requests += sr->requests;
+    }
+
+    /* run for every key value: sums kept in locals */
+
+    closed = 0;
+    ngx_memzero(closers, sizeof(closers));
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            n = closes[r][k];
+
+            if (period != NGX_HTTP_TW_SINCE_START) {
+                n -= base[r][k];
+
+                if (period == NGX_HTTP_TW_RESET) {
+                    base[r][k] += n;
+                }
+            }
+
+            sr->closes[r][k] = n;
+            closers[k] += n;
+            closed += n;
+
+            cells += (n != 0);
+        }
+    }
+
+    for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+        sr->closers[k] = closers[k];
+    }
+
+    sr->closed = closed;
 
     /*
      * The group's output at most, every number at its widest (N): the
