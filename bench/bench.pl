@@ -557,22 +557,43 @@ for (1 .. 50) {
 my $free1 = decode_json(req($st, '/?format=json'))->{zone}{free};
 printf "zone: %.0f bytes per key value\n", ($free0 - $free1) / 1000;
 
-for my $format ('text', 'json', 'prometheus') {
-    my @t;
+# each format, then a static file of the same size from the same nginx,
+# fetched the same way: what the round trip costs without the rendering
+
+my $html = shift @ARGV;
+
+sub fetch_times {
+    my ($s, $path) = @_;
+    my (@t, $size);
     for (1 .. 200) {
         my $t0 = time;
-        my $b = req($st, "/?format=$format");
+        my $b = req($s, $path);
         push @t, (time - $t0) * 1000;
-        $main::size{$format} = length $b;
+        $size = length $b;
     }
     @t = sort { $a <=> $b } @t;
-    printf "%-10s %8d bytes  median %.3f ms  p90 %.3f ms\n", $format,
-        $main::size{$format}, $t[@t / 2], $t[int(@t * 0.9)];
+    return ($size, $t[@t / 2], $t[int(@t * 0.9)]);
+}
+
+for my $format ('text', 'json', 'prometheus') {
+    my ($size, $median, $p90) = fetch_times($st, "/?format=$format");
+
+    open my $fh, '>', "$html/$format.out" or die "$html: $!";
+    print $fh 'x' x $size;
+    close $fh;
+
+    my $fs = conn(8080);
+    my (undef, $smedian) = fetch_times($fs, "/$format.out");
+    close $fs;
+
+    printf "%-10s %8d bytes  median %.3f ms  p90 %.3f ms;"
+        . " same size static file %.3f ms\n",
+        $format, $size, $median, $p90, $smedian;
 }
 EOF
     write_file("$dir/status.pl", $script);
     return in_netns(start_stop($bin{module},
-                               "perl $dir/status.pl\n"));
+                               "perl $dir/status.pl $dir/html\n"));
 }
 
 my $http = <<'EOF';
