@@ -7,31 +7,8 @@ use strict;
 use warnings;
 
 use FindBin;
-use Test::More;
+use lib "$FindBin::Bin/lib";
 
-my $bin = "$FindBin::Bin/../build/unit/classify";
+use TwTest;
 
-plan skip_all => "$bin not built (make unit)" unless -x $bin;
-
-my @lines = `$bin`;
-my $rc = $?;
-
-my ($planned) = map { /^1\.\.(\d+)/ ? $1 : () } @lines;
-my $n = 0;
-
-for my $line (@lines) {
-    chomp $line;
-
-    if ($line =~ /^(not ok|ok) \d+ - (.*)$/) {
-        ok($1 eq 'ok', $2);
-        $n++;
-
-    } elsif ($line =~ /^#(.*)/) {
-        diag($1);
-    }
-}
-
-ok($planned && $n == $planned, "ran all $n unit tests");
-is($rc, 0, 'unit test program exit code');
-
-done_testing;
+TwTest::unit_tests('classify');

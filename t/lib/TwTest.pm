@@ -608,6 +608,43 @@ sub promtool_ok {
     return;
 }
 
+# TwTest::unit_tests('classify'): runs build/unit/classify, a C program
+# of t/unit/ built by "make unit" that prints TAP, as this file's tests:
+# one per line, then whether all planned ran and the exit code.  Skips
+# the file when the program is not built.
+sub unit_tests {
+    my ($name) = @_;
+    my $bin = "$REPO_ROOT/build/unit/$name";
+
+    Test::More::plan(skip_all => "$bin not built (make unit)")
+        unless -x $bin;
+
+    my @lines = `$bin`;
+    my $rc = $?;
+
+    my ($planned) = map { /^1\.\.(\d+)/ ? $1 : () } @lines;
+    my $n = 0;
+
+    for my $line (@lines) {
+        chomp $line;
+
+        if ($line =~ /^(not ok|ok) \d+ - (.*)$/) {
+            Test::More::ok($1 eq 'ok', $2);
+            $n++;
+
+        } elsif ($line =~ /^Bail out! (.*)/) {
+            Test::More::fail($1);
+
+        } elsif ($line =~ /^#(.*)/) {
+            Test::More::diag($1);
+        }
+    }
+
+    Test::More::ok($planned && $n == $planned, "ran all $n unit tests");
+    Test::More::is($rc, 0, 'unit test program exit code');
+    Test::More::done_testing();
+}
+
 # TwTest::have('curl', ...): every named program is on PATH
 sub have {
     shift if blessed $_[0] && $_[0]->isa(__PACKAGE__);
@@ -1811,7 +1848,9 @@ has exactly C<tw_server> more TIME-WAIT sockets on the server's port and
 C<tw_client> more on the client side; the books balance.
 C<tw_server_or_abort> counts server TIME-WAIT sockets together with the
 kernel's C<TCPAbortOnData> resets (a TLS client writing to a socket
-nginx already closed).  Returns the counts after.
+nginx already closed).  Returns the counts after.  When a kernel count
+disagrees, the kernel's TCP counters that moved and the scenario's
+sockets (C<ss>) are printed as diagnostics.
 
 =head2 request($raw, %opts)
 
@@ -1865,6 +1904,13 @@ C<done_testing>.
 
 Exported.  Calls the sub until it returns true; returns that value, or
 undef after the timeout.  Also callable as a method.
+
+=head2 TwTest::unit_tests($name)
+
+Runs C<build/unit/$name>, a C program of F<t/unit/> built by C<make
+unit> that prints TAP, as the calling file's tests: one per line it
+prints, then one that all planned tests ran and one for its exit code.
+Skips the file when the program is not built.
 
 =head1 CLEANUP
 
