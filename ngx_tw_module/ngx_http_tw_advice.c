@@ -345,7 +345,11 @@ ngx_http_tw_share(ngx_atomic_uint_t n, ngx_atomic_uint_t of)
         return 0;
     }
 
-    /* n is at most "of": n * 100 might not fit */
+    if (n >= of) {
+        return 100;
+    }
+
+    /* n * 100 might not fit; then "of" is larger still */
 
     if (n > NGX_HTTP_TW_MAX_PERCENT_OF) {
         return (ngx_uint_t) (n / (of / 100));

@@ -363,9 +363,10 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
         return NGX_ERROR;
     }
 
-    /* values added while this runs wait for the next response */
-
-    /* filled in whole by ngx_http_tw_status_keys(): not zeroed first */
+    /*
+     * values added while this runs wait for the next response; each entry
+     * is filled in whole by ngx_http_tw_status_keys(), not zeroed first
+     */
 
     rp->nkeys = twmcf->sh->nkeys;
     rp->keys = ngx_palloc(pool, (rp->nkeys + 1)
