@@ -11,8 +11,9 @@
  * value) and read as the status handler reads it, in every format, with
  * names at their longest once escaped and numbers at their widest.  The
  * fixed part's room would hide a group that takes more than its share,
- * so each server, key value and piece of advice is also checked alone:
- * the room added by more of them must hold the output they add.  Prints
+ * so servers and key values are also checked alone: the room that more
+ * of them add (with the advice they bring) must hold the output they
+ * add.  Prints
  * TAP; t/17-render.t runs it.  Built with the objects of the test build
  * of nginx ("make unit").
  */
