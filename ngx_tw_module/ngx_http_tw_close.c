@@ -36,6 +36,9 @@
 static void ngx_http_tw_init_connection(ngx_connection_t *c);
 static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
     ngx_connection_t *c, ngx_uint_t *final);
+static ngx_http_tw_srv_conf_t *ngx_http_tw_addr_server(
+    ngx_http_port_t *port, struct sockaddr *sa, ngx_uint_t *final);
+static ngx_uint_t ngx_http_tw_tcp_listener(ngx_listening_t *ls);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
 static void ngx_http_tw_close_handler(void *data);
@@ -58,8 +61,10 @@ ngx_int_t
 ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_http_tw_main_conf_t *twmcf)
 {
-    ngx_uint_t        i, n;
-    ngx_listening_t  *ls;
+    ngx_uint_t               i, n, final;
+    ngx_http_port_t         *port;
+    ngx_listening_t         *ls;
+    ngx_http_tw_srv_conf_t  *srv;
 
     ngx_http_tw_conns = ngx_pcalloc(cycle->pool,
                                     cycle->connection_n
@@ -75,27 +80,29 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
 
     for (i = 0; i < cycle->listening.nelts; i++) {
 
-        if (ls[i].type != SOCK_STREAM) {
+        if (!ngx_http_tw_tcp_listener(&ls[i])) {
             continue;
         }
 
-#if (NGX_HAVE_UNIX_DOMAIN)
-        if (ls[i].sockaddr->sa_family == AF_UNIX) {
-            /* no TCP, no TIME_WAIT */
-            continue;
-        }
-#endif
+        port = ls[i].servers;
 
-#if (NGX_QUIC)
-        if (ls[i].quic) {
-            continue;
-        }
-#endif
+        if (port->naddrs == 1) {
 
-        if (ls[i].handler == ngx_http_init_connection) {
-            ls[i].handler = ngx_http_tw_init_connection;
-            n++;
+            /*
+             * one address: its default server is every connection's;
+             * with "tw off" there and no server_name that a request
+             * could choose another server by, nothing here is watched
+             */
+
+            srv = ngx_http_tw_addr_server(port, ls[i].sockaddr, &final);
+
+            if (!srv->enable && final) {
+                continue;
+            }
         }
+
+        ls[i].handler = ngx_http_tw_init_connection;
+        n++;
     }
 
     if (n == 0) {
@@ -120,6 +127,32 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
                    n, ngx_http_tw_cleanup);
 
     return NGX_OK;
+}
+
+
+/* an HTTP listener on TCP: its closes can leave TIME_WAIT sockets */
+
+static ngx_uint_t
+ngx_http_tw_tcp_listener(ngx_listening_t *ls)
+{
+    if (ls->type != SOCK_STREAM) {
+        return 0;
+    }
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (ls->sockaddr->sa_family == AF_UNIX) {
+        return 0;
+    }
+#endif
+
+#if (NGX_QUIC)
+    if (ls->quic) {
+        return 0;
+    }
+#endif
+
+    return (ls->handler == ngx_http_init_connection
+            || ls->handler == ngx_http_tw_init_connection);
 }
 
 
@@ -160,6 +193,7 @@ static void
 ngx_http_tw_init_connection(ngx_connection_t *c)
 {
     ngx_uint_t               i, final;
+    ngx_http_port_t         *port;
     ngx_pool_cleanup_t      *cln;
     ngx_http_tw_conn_t      *ctx;
     ngx_http_tw_srv_conf_t  *srv;
@@ -171,12 +205,22 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
         return;
     }
 
-    srv = ngx_http_tw_default_server(c, &final);
+    /*
+     * on a port with one address the server is known from the listener,
+     * and looked up at close if no request names one
+     */
 
-    if (srv != NULL && !srv->enable && final) {
-        /* "tw off", and no other server can be reached on this address */
-        ngx_http_init_connection(c);
-        return;
+    srv = NULL;
+    port = c->listening->servers;
+
+    if (port->naddrs > 1) {
+        srv = ngx_http_tw_default_server(c, &final);
+
+        if (srv != NULL && !srv->enable && final) {
+            /* "tw off", and no other server can be reached here */
+            ngx_http_init_connection(c);
+            return;
+        }
     }
 
     ctx = &ngx_http_tw_conns[i];
@@ -192,11 +236,27 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
         cln->data = ctx;
     }
 
-    ngx_memzero(ctx, sizeof(ngx_http_tw_conn_t));
+    /*
+     * what the slot's previous connection left is overwritten before it
+     * is read: idle_since with the keep-alive state, the request's part
+     * of the snapshot by the log phase, the connection's part at close
+     */
 
     ctx->connection = c;
     ctx->number = c->number;
     ctx->srv = srv;
+    ctx->key = NULL;
+    ctx->key_cv = NULL;
+    ctx->state = NGX_HTTP_TW_STATE_WAIT;
+    ctx->http2 = 0;
+    ctx->stream_reset = 0;
+
+    ctx->snap.tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
+    ctx->snap.unread = 0;
+    ctx->snap.linger_reset = 0;
+    ctx->snap.shut_wr = 0;
+    ctx->snap.fin_early = 0;
+    ctx->snap.terminate = 0;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, 1);
@@ -216,15 +276,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 static ngx_http_tw_srv_conf_t *
 ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
 {
-    ngx_uint_t             i;
-    ngx_http_port_t       *port;
-    struct sockaddr_in    *sin;
-    ngx_http_in_addr_t    *addr;
-    ngx_http_addr_conf_t  *addr_conf;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6   *sin6;
-    ngx_http_in6_addr_t   *addr6;
-#endif
+    ngx_http_port_t  *port;
 
     *final = 0;
 
@@ -236,11 +288,30 @@ ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
         return NULL;
     }
 
-    switch (c->local_sockaddr->sa_family) {
+    return ngx_http_tw_addr_server(port, c->local_sockaddr, final);
+}
+
+
+/* "sa" is the local address; with one address on the port, any address */
+
+static ngx_http_tw_srv_conf_t *
+ngx_http_tw_addr_server(ngx_http_port_t *port, struct sockaddr *sa,
+    ngx_uint_t *final)
+{
+    ngx_uint_t             i;
+    struct sockaddr_in    *sin;
+    ngx_http_in_addr_t    *addr;
+    ngx_http_addr_conf_t  *addr_conf;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6   *sin6;
+    ngx_http_in6_addr_t   *addr6;
+#endif
+
+    switch (sa->sa_family) {
 
 #if (NGX_HAVE_INET6)
     case AF_INET6:
-        sin6 = (struct sockaddr_in6 *) c->local_sockaddr;
+        sin6 = (struct sockaddr_in6 *) sa;
         addr6 = port->addrs;
 
         /* the last address is "*" */
@@ -256,7 +327,7 @@ ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
 #endif
 
     default: /* AF_INET */
-        sin = (struct sockaddr_in *) c->local_sockaddr;
+        sin = (struct sockaddr_in *) sa;
         addr = port->addrs;
 
         for (i = 0; i < port->naddrs - 1; i++) {
@@ -393,7 +464,8 @@ ngx_http_tw_close_handler(void *data)
 static void
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
-    ngx_uint_t               closer, reason;
+    ngx_uint_t               closer, reason, final;
+    ngx_http_port_t         *port;
     ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
     ngx_http_tw_snapshot_t  *s;
 
@@ -402,6 +474,15 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
     ctx->connection = NULL;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
+
+    if (ctx->srv == NULL) {
+        port = c->listening->servers;
+
+        if (port->naddrs == 1) {
+            ctx->srv = ngx_http_tw_addr_server(port, c->listening->sockaddr,
+                                               &final);
+        }
+    }
 
     if (ctx->srv != NULL && !ctx->srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
@@ -463,7 +544,10 @@ ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
 }
 
 
-/* the TCP ports of the listening sockets this worker watches */
+/*
+ * The TCP ports of nginx's HTTP listeners, watched or not ("tw off" on
+ * all of a port's servers): the kernel's TIME_WAIT count is theirs.
+ */
 
 ngx_uint_t
 ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
@@ -478,7 +562,7 @@ ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 
     for (i = 0; i < cycle->listening.nelts && n < max; i++) {
 
-        if (ls[i].handler != ngx_http_tw_init_connection) {
+        if (!ngx_http_tw_tcp_listener(&ls[i])) {
             continue;
         }
 

@@ -238,15 +238,16 @@ typedef struct {
 typedef struct {
     ngx_connection_t           *connection;  /* NULL: not watched */
     ngx_atomic_uint_t           number;      /* c->number */
-    ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted */
+    ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted;
+                                                NULL: the listener's */
     ngx_http_tw_key_t          *key;         /* of the last request */
     ngx_http_complex_value_t   *key_cv;      /* "tw_key ... connection":
                                                 key is its value */
     ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
-    unsigned                    state:2;
-    unsigned                    http2:1;
-    unsigned                    stream_reset:1;
+    u_char                      state;
+    u_char                      http2;
+    u_char                      stream_reset;
 } ngx_http_tw_conn_t;
 
 
