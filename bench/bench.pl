@@ -67,7 +67,12 @@ sub conf {
         } 1 .. 20;
     }
 
-    if ($variant =~ /^breakdowns/) {
+    # plain nginx gets the map too, unused: configurations that differ
+    # only in the module's directives leave the heap alike, and glibc's
+    # malloc, called for every request's pool, costs tens of
+    # instructions more or less per call with the heap's layout
+
+    if ($variant =~ /^breakdowns/ || $variant eq 'plain_servers') {
         $extra = <<'EOF';
     map $http_user_agent $tw_client {
         ~*kube-probe          probe;
@@ -76,6 +81,8 @@ sub conf {
         ~*ApacheBench         ab;
         default               other;
     }
+EOF
+        $extra .= <<'EOF' if $variant =~ /^breakdowns/;
     tw_key $tw_client;
     tw_key_max 1000;
 EOF
@@ -85,7 +92,14 @@ EOF
 
     $extra .= $o{http} // '';
 
-    my $status = $variant =~ /^plain/ ? '' : <<"EOF";
+    # and a status server: stub_status where the module's is missing
+
+    my $status = $variant =~ /^plain/ ? <<"EOF" : <<"EOF";
+    server {
+        listen 127.0.0.1:$sport;
+        location / { stub_status; }
+    }
+EOF
     server {
         listen 127.0.0.1:$sport;
         tw off;

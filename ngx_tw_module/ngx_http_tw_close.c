@@ -7,8 +7,9 @@
 /*
  * Where the module watches client connections:
  *
- *   - the listener handler: every accepted HTTP connection takes the
- *     context of its connection slot and is counted as accepted;
+ *   - the listener handler: every accepted connection that could be
+ *     counted takes the context of its connection slot and is counted
+ *     as accepted;
  *   - the post-read phase: whether the client's FIN had already arrived
  *     when nginx started on the request (epoll reports it with the data);
  *   - the log phase: a snapshot of each request as it ends, with the

@@ -239,7 +239,8 @@ typedef struct {
     ngx_connection_t           *connection;  /* NULL: not watched */
     ngx_atomic_uint_t           number;      /* c->number */
     ngx_http_tw_srv_conf_t     *srv;         /* where the close is counted;
-                                                NULL: the listener's */
+                                                NULL: the listener's with
+                                                one address, else none */
     ngx_http_tw_key_t          *key;         /* of the last request */
     ngx_http_complex_value_t   *key_cv;      /* "tw_key ... connection":
                                                 key is its value */
