@@ -377,10 +377,11 @@ void
 ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s)
 {
-    int                        n;
+    u_char                     ch;
+    ssize_t                    n;
     socklen_t                  len;
     struct linger              linger;
-#if (NGX_HAVE_TCP_INFO)
+#if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     struct tcp_info            ti;
 #endif
 #if (NGX_HTTP_V2)
@@ -390,16 +391,30 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     s->unread = 0;
 
+    /*
+     * One peek answers the common case.  recv() fails with EAGAIN only
+     * with no byte to read, no FIN received and no error pending: the
+     * socket is ESTABLISHED, or FIN_WAIT1, FIN_WAIT2 or CLOSING after
+     * nginx's shutdown(), and for the classifier all of them are a FIN
+     * from nginx first.  Anything else, a byte left (close() will send
+     * RST), the client's FIN or an RST, needs the TCP state itself.
+     */
+
+    n = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
+
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
+
+    } else {
+        s->unread = (n > 0);
+
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
-    len = sizeof(struct tcp_info);
+        len = sizeof(struct tcp_info);
 
-    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-        s->tcp_state = ti.tcpi_state;
-    }
+        if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+            s->tcp_state = ti.tcpi_state;
+        }
 #endif
-
-    if (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
-        s->unread = 1;
     }
 
     /*

@@ -139,6 +139,22 @@ $t->case_ok(name => 'closed_by_config (444), reset', n => $n,
             expect => { 'closed_by_config/server_reset' => $n },
             tw_server => 0, tw_client => 0);
 
+# a body nginx never reads: it is still in the socket's queue when 444
+# closes, and close() with bytes unread sends an RST instead of a FIN
+
+$t->case_ok(name => 'closed_by_config (444), body unread', n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "POST /drop HTTP/1.1\r\nHost: x\r\n"
+                             . "Content-Length: 32768\r\n\r\n"
+                             . ('x' x 32768));
+                my $how = $t->wait_close($s);
+                die "got $how\n" unless $how eq 'reset';
+                $t->close($s);
+            },
+            expect => { 'closed_by_config/server_reset' => $n },
+            tw_server => 0, tw_client => 0);
+
 # send_timeout: the client stops reading a large response.  nginx gives
 # up after 1s; its FIN waits behind the unsent data, so the TIME-WAIT
 # appears on the server once the client has read everything and closed.
