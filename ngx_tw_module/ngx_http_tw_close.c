@@ -34,11 +34,19 @@
 #define NGX_HTTP_TW_STATE_KEEPALIVE  2
 
 
+#define ngx_http_tw_addr_srv(addr_conf)                                       \
+    ((ngx_http_tw_srv_conf_t *) ngx_http_get_module_srv_conf(                 \
+                      (addr_conf)->default_server->ctx, ngx_http_tw_module))
+
+
 static void ngx_http_tw_init_connection(ngx_connection_t *c);
-static ngx_http_tw_srv_conf_t *ngx_http_tw_default_server(
-    ngx_connection_t *c, ngx_uint_t *final);
-static ngx_http_tw_srv_conf_t *ngx_http_tw_addr_server(
-    ngx_http_port_t *port, struct sockaddr *sa, ngx_uint_t *final);
+#if (NGX_HTTP_SSL)
+static void ngx_http_tw_init_ssl_connection(ngx_connection_t *c);
+#endif
+static ngx_inline void ngx_http_tw_accept(ngx_connection_t *c,
+    ngx_uint_t ssl);
+static ngx_http_addr_conf_t *ngx_http_tw_addr_conf(ngx_http_port_t *port,
+    struct sockaddr *sa);
 static ngx_uint_t ngx_http_tw_tcp_listener(ngx_listening_t *ls);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
@@ -62,10 +70,12 @@ ngx_int_t
 ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_http_tw_main_conf_t *twmcf)
 {
-    ngx_uint_t               i, n, final;
-    ngx_http_port_t         *port;
-    ngx_listening_t         *ls;
-    ngx_http_tw_srv_conf_t  *srv;
+    ngx_uint_t                   i, n;
+    ngx_listening_t             *ls;
+    ngx_http_port_t             *port;
+    ngx_http_addr_conf_t        *addr_conf;
+    ngx_http_tw_srv_conf_t      *srv;
+    ngx_connection_handler_pt    handler;
 
     ngx_http_tw_conns = ngx_pcalloc(cycle->pool,
                                     cycle->connection_n
@@ -87,6 +97,10 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
 
         port = ls[i].servers;
 
+        /* several addresses: each connection is looked at on accept */
+
+        handler = ngx_http_tw_init_connection;
+
         if (port->naddrs == 1) {
 
             /*
@@ -95,14 +109,21 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
              * could choose another server by, nothing here is watched
              */
 
-            srv = ngx_http_tw_addr_server(port, ls[i].sockaddr, &final);
+            addr_conf = ngx_http_tw_addr_conf(port, ls[i].sockaddr);
+            srv = ngx_http_tw_addr_srv(addr_conf);
 
-            if (!srv->enable && final) {
+            if (!srv->enable && addr_conf->virtual_names == NULL) {
                 continue;
             }
+
+#if (NGX_HTTP_SSL)
+            if (addr_conf->ssl) {
+                handler = ngx_http_tw_init_ssl_connection;
+            }
+#endif
         }
 
-        ls[i].handler = ngx_http_tw_init_connection;
+        ls[i].handler = handler;
         n++;
     }
 
@@ -153,6 +174,9 @@ ngx_http_tw_tcp_listener(ngx_listening_t *ls)
 #endif
 
     return (ls->handler == ngx_http_init_connection
+#if (NGX_HTTP_SSL)
+            || ls->handler == ngx_http_tw_init_ssl_connection
+#endif
             || ls->handler == ngx_http_tw_init_connection);
 }
 
@@ -193,10 +217,31 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_http_tw_init_connection(ngx_connection_t *c)
 {
-    ngx_uint_t               i, final;
+    ngx_http_tw_accept(c, 0);
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/* a listener whose address has "ssl" */
+
+static void
+ngx_http_tw_init_ssl_connection(ngx_connection_t *c)
+{
+    ngx_http_tw_accept(c, 1);
+}
+
+#endif
+
+
+static ngx_inline void
+ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
+{
+    ngx_uint_t               i;
     ngx_http_port_t         *port;
     ngx_pool_cleanup_t      *cln;
     ngx_http_tw_conn_t      *ctx;
+    ngx_http_addr_conf_t    *addr_conf;
     ngx_http_tw_srv_conf_t  *srv;
 
     i = c - ngx_cycle->connections;
@@ -208,20 +253,28 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 
     /*
      * on a port with one address the server is known from the listener,
-     * and looked up at close if no request names one
+     * and looked up at close if no request names one; with several, the
+     * address the connection came to decides, as nginx decides it
      */
 
     srv = NULL;
     port = c->listening->servers;
 
-    if (port->naddrs > 1) {
-        srv = ngx_http_tw_default_server(c, &final);
+    if (port->naddrs > 1
+        && ngx_connection_local_sockaddr(c, NULL, 0) == NGX_OK)
+    {
+        addr_conf = ngx_http_tw_addr_conf(port, c->local_sockaddr);
+        srv = ngx_http_tw_addr_srv(addr_conf);
 
-        if (srv != NULL && !srv->enable && final) {
+        if (!srv->enable && addr_conf->virtual_names == NULL) {
             /* "tw off", and no other server can be reached here */
             ngx_http_init_connection(c);
             return;
         }
+
+#if (NGX_HTTP_SSL)
+        ssl = addr_conf->ssl;
+#endif
     }
 
     ctx = &ngx_http_tw_conns[i];
@@ -251,6 +304,7 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
     ctx->state = NGX_HTTP_TW_STATE_WAIT;
     ctx->http2 = 0;
     ctx->stream_reset = 0;
+    ctx->ssl = (u_char) ssl;
 
     ctx->snap.tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     ctx->snap.unread = 0;
@@ -269,43 +323,20 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 
 
 /*
- * The server a connection without a request is counted in: the default
- * server of the address it was accepted on, found as nginx finds it.
- * "final" tells whether a request could still pick another server.
+ * The configuration of the address a connection came to, found as nginx
+ * finds it: "sa" is the local address; with one address on the port,
+ * any address.
  */
 
-static ngx_http_tw_srv_conf_t *
-ngx_http_tw_default_server(ngx_connection_t *c, ngx_uint_t *final)
+static ngx_http_addr_conf_t *
+ngx_http_tw_addr_conf(ngx_http_port_t *port, struct sockaddr *sa)
 {
-    ngx_http_port_t  *port;
-
-    *final = 0;
-
-    port = c->listening->servers;
-
-    if (port->naddrs > 1
-        && ngx_connection_local_sockaddr(c, NULL, 0) != NGX_OK)
-    {
-        return NULL;
-    }
-
-    return ngx_http_tw_addr_server(port, c->local_sockaddr, final);
-}
-
-
-/* "sa" is the local address; with one address on the port, any address */
-
-static ngx_http_tw_srv_conf_t *
-ngx_http_tw_addr_server(ngx_http_port_t *port, struct sockaddr *sa,
-    ngx_uint_t *final)
-{
-    ngx_uint_t             i;
-    struct sockaddr_in    *sin;
-    ngx_http_in_addr_t    *addr;
-    ngx_http_addr_conf_t  *addr_conf;
+    ngx_uint_t            i;
+    struct sockaddr_in   *sin;
+    ngx_http_in_addr_t   *addr;
 #if (NGX_HAVE_INET6)
-    struct sockaddr_in6   *sin6;
-    ngx_http_in6_addr_t   *addr6;
+    struct sockaddr_in6  *sin6;
+    ngx_http_in6_addr_t  *addr6;
 #endif
 
     switch (sa->sa_family) {
@@ -323,8 +354,7 @@ ngx_http_tw_addr_server(ngx_http_port_t *port, struct sockaddr *sa,
             }
         }
 
-        addr_conf = &addr6[i].conf;
-        break;
+        return &addr6[i].conf;
 #endif
 
     default: /* AF_INET */
@@ -337,14 +367,8 @@ ngx_http_tw_addr_server(ngx_http_port_t *port, struct sockaddr *sa,
             }
         }
 
-        addr_conf = &addr[i].conf;
-        break;
+        return &addr[i].conf;
     }
-
-    *final = (addr_conf->virtual_names == NULL);
-
-    return ngx_http_get_module_srv_conf(addr_conf->default_server->ctx,
-                                        ngx_http_tw_module);
 }
 
 
@@ -377,10 +401,13 @@ void
 ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s)
 {
-    u_char                     ch;
-    ssize_t                    n;
+    int                        n;
     socklen_t                  len;
     struct linger              linger;
+#if (NGX_LINUX)
+    u_char                     ch;
+    ssize_t                    rc;
+#endif
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     struct tcp_info            ti;
 #endif
@@ -391,31 +418,46 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     s->unread = 0;
 
+#if (NGX_LINUX)
+
     /*
      * One peek answers the common case.  recv() fails with EAGAIN only
      * with no byte to read, no FIN received and no error pending: the
-     * socket is ESTABLISHED, or FIN_WAIT1, FIN_WAIT2 or CLOSING after
-     * nginx's shutdown(), and for the classifier all of them are a FIN
-     * from nginx first.  Anything else, a byte left (close() will send
-     * RST), the client's FIN or an RST, needs the TCP state itself.
+     * socket is ESTABLISHED, or FIN_WAIT1 or FIN_WAIT2 after nginx's
+     * shutdown(), and for the classifier all of them are a FIN from
+     * nginx first.  Anything else, a byte left (close() will send RST),
+     * the client's FIN or an RST, needs the TCP state itself.
+     *
+     * Not on "listen ssl": with kernel TLS receive the peek goes through
+     * the TLS layer, which fails with EAGAIN on a record not yet whole,
+     * bytes that close() would reset on.
      */
 
-    n = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
+    if (!ctx->ssl) {
+        rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
 
-    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-        s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
+        if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
+            s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
 
-    } else {
-        s->unread = (n > 0);
+        } else if (rc > 0) {
+            s->unread = 1;
+        }
+
+    } else
+#endif
+    if (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
+        s->unread = 1;
+    }
 
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
+    if (s->tcp_state == NGX_HTTP_TW_TCP_UNKNOWN) {
         len = sizeof(struct tcp_info);
 
         if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
             s->tcp_state = ti.tcpi_state;
         }
-#endif
     }
+#endif
 
     /*
      * nginx sets SO_LINGER only on timed out connections; an HTTP/2
@@ -480,7 +522,7 @@ ngx_http_tw_close_handler(void *data)
 static void
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
-    ngx_uint_t               closer, reason, final;
+    ngx_uint_t               closer, reason;
     ngx_http_port_t         *port;
     ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
     ngx_http_tw_snapshot_t  *s;
@@ -495,8 +537,8 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
         port = c->listening->servers;
 
         if (port->naddrs == 1) {
-            ctx->srv = ngx_http_tw_addr_server(port, c->listening->sockaddr,
-                                               &final);
+            ctx->srv = ngx_http_tw_addr_srv(
+                          ngx_http_tw_addr_conf(port, c->listening->sockaddr));
         }
     }
 

@@ -249,6 +249,7 @@ typedef struct {
     u_char                      state;
     u_char                      http2;
     u_char                      stream_reset;
+    u_char                      ssl;         /* accepted on "listen ssl" */
 } ngx_http_tw_conn_t;
 
 
