@@ -13,7 +13,9 @@
 #   2. instructions per request under callgrind (one process, master
 #      process off): the stable figure on a noisy machine;
 #   3. how long tw_status takes to render with 1000 key values and every
-#      histogram filled, and the zone memory a key and a server take.
+#      histogram filled, and the zone memory a key and a server take;
+#
+# and then, for what the run measured, whether each target is met.
 #
 # Environment: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (50),
 # BENCH_PARTS (wrk,callgrind,status: the parts to run), BENCH_PLAIN and
@@ -269,7 +271,7 @@ print "  plain:  $bin{plain}\n  module: $bin{module}\n";
 print "  ", (`$bin{module} -V 2>&1` =~ /^(configure arguments:.*)$/m)[0]
     // '', "\n";
 
-my %res;
+my (%res, %target, @status);
 
 # each module run against the plain run of the same configuration
 
@@ -337,6 +339,9 @@ for my $load ('keep-alive', 'close') {
 
             @rps = sort { $a <=> $b } @rps;
             @cpu = sort { $a <=> $b } @cpu;
+
+            $target{$load}{$v}{rps} = median(@rps);
+            $target{$load}{$v}{cpu} = median(@cpu);
 
             printf "%-11s %-13s %9.0f %7.3f %7.2f  %5.3f (%5.3f-%5.3f)"
                 . "  %5.3f (%5.3f-%5.3f)  %5.3f\n", $load,
@@ -492,6 +497,9 @@ for my $load ('keep-alive', 'close') {
     {
         printf "%-11s %-13s %14.0f %10.4f\n", $load, $label{$variant},
             $per{$variant}, $per{$variant} / $per{ $against{$variant} };
+
+        $target{$load}{$variant}{instr} = $per{$variant}
+                                          / $per{ $against{$variant} };
     }
 }
 
@@ -524,7 +532,42 @@ EOF
 # 3. tw_status: render time with 1000 keys, zone memory per key, server
 ###########################################################################
 
-exit 0 unless $part{status};
+# the issue's targets, for what this run measured
+
+sub summary {
+    print "\ntargets: throughput ratio >= 0.99 (in brackets: the CPU time"
+        . " per request, module\nover plain), instructions per request"
+        . " <= +1 %, tw_status median < 1 ms\n";
+    printf "%-11s %-13s %-26s %s\n", 'load', 'build',
+        'throughput (cpu/req)', 'instructions';
+
+    for my $load ('keep-alive', 'close') {
+        for my $variant ('module', 'breakdowns', 'breakdowns_conn') {
+            my $t = $target{$load}{$variant} or next;
+            my ($wrk, $instr) = ('-', '-');
+
+            $wrk = sprintf "%.3f (%.3f) %s", $t->{rps}, $t->{cpu},
+                $t->{rps} >= 0.99 ? 'met' : 'MISSED'
+                if defined $t->{rps};
+            $instr = sprintf "%+.2f %% %s", ($t->{instr} - 1) * 100,
+                $t->{instr} <= 1.01 ? 'met' : 'MISSED'
+                if defined $t->{instr};
+
+            printf "%-11s %-13s %-26s %s\n", $load, $label{$variant},
+                $wrk, $instr;
+        }
+    }
+
+    for my $st (@status) {
+        printf "%-11s %-13s %.3f ms %s\n", 'tw_status', $st->[0], $st->[1],
+            $st->[1] < 1 ? 'met' : 'MISSED';
+    }
+}
+
+unless ($part{status}) {
+    summary();
+    exit 0;
+}
 
 print "\ntw_status with 1000 key values and every histogram filled\n";
 
@@ -616,7 +659,11 @@ my $http = <<'EOF';
     tw_zone_size 4m;
 EOF
 write_file("$dir/nginx.conf", conf('module', http => $http));
-print status_times();
+
+my $times = status_times();
+print $times;
+push @status, [$1, $2]
+    while $times =~ /^(\w+) +\d+ bytes +median ([\d.]+) ms/mg;
 
 # per server: the zone with 1 server, and with 101
 
@@ -637,3 +684,5 @@ EOF
 my $f0 = zone_free(0);
 my $f100 = zone_free(100);
 printf "zone: %.0f bytes per server\n", ($f0 - $f100) / 100;
+
+summary();
