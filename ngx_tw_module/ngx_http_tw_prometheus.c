@@ -282,6 +282,11 @@ ngx_http_tw_prometheus_groups(u_char *p, ngx_uint_t group,
 
     for (i = 0; i < n; i++) {
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+
+            if (sr[i].reasons[r] == 0) {
+                continue;
+            }
+
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
                 if (sr[i].closes[r][k] == 0) {
                     continue;

@@ -47,7 +47,7 @@ static u_char *ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
     ngx_http_tw_hist_report_t *h, ngx_uint_t percent);
 static u_char *ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_json_table(u_char *p,
-    ngx_atomic_uint_t *closers,
+    ngx_atomic_uint_t *closers, ngx_atomic_uint_t *reasons,
     ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all);
 static u_char *ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp);
 static u_char *ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp);
@@ -573,11 +573,10 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t period,
     ngx_uint_t full)
 {
-    size_t             labels;
-    ngx_uint_t         r, k, cells;
-    ngx_atomic_uint_t  n, closed, closers[NGX_HTTP_TW_NCLOSERS];
-
-    cells = 0;
+    size_t              labels;
+    ngx_uint_t          r, k, cells;
+    ngx_atomic_uint_t   n, closed, closers[NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t  *row;
 
     sr->requests = *requests;
 
@@ -589,33 +588,64 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
         *base_requests += sr->requests;
     }
 
-    /* run for every key value: sums kept in locals */
+    /*
+     * Run for every key value: the shared cells are copied, each read
+     * once, and the sums are made on the copy, a row (a reason, one cell
+     * per closer) at a time
+     */
 
-    closed = 0;
-    ngx_memzero(closers, sizeof(closers));
+#if (NGX_HTTP_TW_NCLOSERS != 4)
+#error "ngx_http_tw_group_read() reads four closers a row"
+#endif
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            n = closes[r][k];
+        row = sr->closes[r];
 
-            if (period != NGX_HTTP_TW_SINCE_START) {
-                n -= base[r][k];
+        row[0] = closes[r][0];
+        row[1] = closes[r][1];
+        row[2] = closes[r][2];
+        row[3] = closes[r][3];
+    }
+
+    if (period != NGX_HTTP_TW_SINCE_START) {
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                n = sr->closes[r][k] - base[r][k];
+                sr->closes[r][k] = n;
 
                 if (period == NGX_HTTP_TW_RESET) {
                     base[r][k] += n;
                 }
             }
-
-            sr->closes[r][k] = n;
-            closers[k] += n;
-            closed += n;
-
-            cells += (n != 0);
         }
     }
 
+    cells = 0;
+    ngx_memzero(closers, sizeof(closers));
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        row = sr->closes[r];
+
+        closers[0] += row[0];
+        closers[1] += row[1];
+        closers[2] += row[2];
+        closers[3] += row[3];
+
+        sr->reasons[r] = row[0] + row[1] + row[2] + row[3];
+
+        /* cells size the output: counted exactly, most rows are zero */
+
+        if (row[0] | row[1] | row[2] | row[3]) {
+            cells += (row[0] != 0) + (row[1] != 0) + (row[2] != 0)
+                     + (row[3] != 0);
+        }
+    }
+
+    closed = 0;
+
     for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
         sr->closers[k] = closers[k];
+        closed += closers[k];
     }
 
     sr->closed = closed;
@@ -904,6 +934,11 @@ ngx_http_tw_text_group(u_char *p, ngx_http_tw_server_report_t *sr)
     *p++ = LF;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+
+        if (sr->reasons[r] == 0) {
+            continue;
+        }
+
         for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
             if (sr->closes[r][k] == 0) {
                 continue;
@@ -956,7 +991,7 @@ ngx_http_tw_status_json(u_char *p, ngx_http_tw_report_t *rp)
                     rp->accepted, rp->open, rp->closed, rp->sum.excluded,
                     rp->lost, rp->sum.requests);
 
-    p = ngx_http_tw_json_table(p, rp->closers, rp->closes, 1);
+    p = ngx_http_tw_json_table(p, rp->closers, rp->reasons, rp->closes, 1);
 
     p = ngx_sprintf(p, ",\n\"time_wait\":{\"window\":%d,\"estimate\":%uA,"
                     "\"kernel\":{\"listen\":",
@@ -1082,7 +1117,8 @@ ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr,
     *p++ = ',';
     *p++ = LF;
 
-    p = ngx_http_tw_json_table(p, sr->closers, sr->closes, all);
+    p = ngx_http_tw_json_table(p, sr->closers, sr->reasons, sr->closes,
+                               all);
 
     *p++ = '}';
 
@@ -1094,6 +1130,7 @@ ngx_http_tw_json_group(u_char *p, ngx_http_tw_server_report_t *sr,
 
 static u_char *
 ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
+    ngx_atomic_uint_t *reasons,
     ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all)
 {
     ngx_str_t         *name;
@@ -1121,11 +1158,7 @@ ngx_http_tw_json_table(u_char *p, ngx_atomic_uint_t *closers,
     n = 0;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-        total = 0;
-
-        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-            total += closes[r][k];
-        }
+        total = reasons[r];
 
         if (total == 0 && !all) {
             continue;

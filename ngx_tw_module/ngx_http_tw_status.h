@@ -22,6 +22,7 @@ typedef struct {
     ngx_atomic_uint_t        closers[NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t        closes[NGX_HTTP_TW_NREASONS]
                                    [NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t        reasons[NGX_HTTP_TW_NREASONS];  /* rows */
     ngx_atomic_uint_t        time_wait;
     ngx_http_tw_srv_conf_t  *conf;       /* servers: the configuration */
 } ngx_http_tw_server_report_t;
