@@ -78,7 +78,7 @@ ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
 
             /*
              * both FINs are in; the client's came first if it was already
-             * there when nginx started on the request (a half-close)
+             * there when nginx started its answer (a half-close)
              */
 
             return s->fin_early ? NGX_HTTP_TW_CLIENT : NGX_HTTP_TW_SERVER;

@@ -10,8 +10,8 @@
  *   - the listener handler: every accepted connection that could be
  *     counted takes the context of its connection slot and is counted
  *     as accepted;
- *   - the post-read phase: whether the client's FIN had already arrived
- *     when nginx started on the request (epoll reports it with the data);
+ *   - the header filter: whether the client's FIN had already arrived
+ *     when nginx started its answer (epoll reports it with the data);
  *   - the log phase: a snapshot of each request as it ends, with the
  *     keep-alive rules recomputed as nginx applied them;
  *   - the event module's del_conn(), called by ngx_close_connection()
@@ -56,6 +56,7 @@ static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx,
     ngx_connection_t *c);
 static ngx_inline void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h,
     ngx_uint_t hist, ngx_atomic_uint_t value);
+static ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
 
 
 ngx_http_tw_conn_t               *ngx_http_tw_conns;
@@ -64,6 +65,8 @@ ngx_uint_t                        ngx_http_tw_nconns;
 static ngx_uint_t                 ngx_http_tw_cleanup;
 static ngx_int_t                (*ngx_http_tw_del_conn_next)(
                                       ngx_connection_t *c, ngx_uint_t flags);
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
 ngx_int_t
@@ -757,12 +760,17 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
                 /* "connection": the value of the first request */
                 key = ctx->key;
 
-            } else if (ngx_http_tw_key_get(r, srv->key, &key) == NGX_OK) {
-                ctx->key_cv = srv->key_connection ? srv->key : NULL;
-
             } else {
-                /* not evaluated: the next request tries again */
-                ctx->key_cv = NULL;
+                key = ngx_http_tw_key_get(r, srv->key);
+
+                if (key != NGX_HTTP_TW_KEY_ERROR) {
+                    ctx->key_cv = srv->key_connection ? srv->key : NULL;
+
+                } else {
+                    /* not evaluated: the next request tries again */
+                    key = NULL;
+                    ctx->key_cv = NULL;
+                }
             }
 
             if (key) {
@@ -933,36 +941,46 @@ done:
 }
 
 
-ngx_int_t
-ngx_http_tw_post_read_handler(ngx_http_request_t *r)
+/*
+ * Whether the client's FIN is already in when nginx starts its answer:
+ * epoll reports it with the data (pending_eof), or nginx has read it
+ * (eof).  Both flags stay set for the rest of the connection once set,
+ * so the context is only touched by an answer that follows the client's
+ * FIN.  An HTTP/2 stream's connection is not in the table: the lookup
+ * finds nothing, and its read event is not the socket's anyway.
+ */
+
+static ngx_int_t
+ngx_http_tw_header_filter(ngx_http_request_t *r)
 {
     ngx_event_t         *rev;
     ngx_http_tw_conn_t  *ctx;
 
-    /*
-     * both flags stay set for the rest of the connection once set, so the
-     * context is only touched by a request that came with the client's
-     * FIN (subrequests never run this phase; an HTTP/2 stream's read
-     * event is not the socket's)
-     */
-
     rev = r->connection->read;
 
-    if (!rev->pending_eof && !rev->eof) {
-        return NGX_DECLINED;
+    if (rev->pending_eof || rev->eof) {
+        ctx = ngx_http_tw_lookup(r->connection);
+
+        if (ctx != NULL) {
+            ctx->snap.fin_early = 1;
+        }
     }
 
-#if (NGX_HTTP_V2)
-    if (r->stream) {
-        return NGX_DECLINED;
-    }
-#endif
+    return ngx_http_next_header_filter(r);
+}
 
-    ctx = ngx_http_tw_lookup(r->connection);
 
-    if (ctx != NULL) {
-        ctx->snap.fin_early = 1;
-    }
+/*
+ * A header filter rather than a phase handler: it costs a call, where a
+ * handler of a request phase costs a step of nginx's phase engine, and
+ * it runs later, as close as a module can get to nginx's shutdown() in
+ * a lingering close.  It only looks: its place in the chain is of no
+ * importance.
+ */
 
-    return NGX_DECLINED;
+void
+ngx_http_tw_close_init_filter(void)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_tw_header_filter;
 }

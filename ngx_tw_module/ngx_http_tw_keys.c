@@ -29,13 +29,12 @@ static ngx_http_tw_key_t *ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf,
 
 
 /*
- * The entry of the request's value in *key: NULL for an empty value (no
- * key).  NGX_ERROR when the value could not be evaluated.
+ * The entry of the request's value: NULL for an empty value (no key),
+ * NGX_HTTP_TW_KEY_ERROR when the value could not be evaluated.
  */
 
-ngx_int_t
-ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
-    ngx_http_tw_key_t **key)
+ngx_http_tw_key_t *
+ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
 {
     ngx_str_t                 value;
     ngx_uint_t                hash;
@@ -43,20 +42,18 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
     ngx_http_tw_shctx_t      *sh;
     ngx_http_tw_main_conf_t  *twmcf;
 
-    *key = NULL;
-
     if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
-        return NGX_ERROR;
+        return NGX_HTTP_TW_KEY_ERROR;
     }
 
     /* an empty value means "no key" */
 
     if (value.len == 0) {
-        return NGX_OK;
+        return NULL;
     }
 
     if (ngx_http_tw_key_clean(r->pool, &value) != NGX_OK) {
-        return NGX_ERROR;
+        return NGX_HTTP_TW_KEY_ERROR;
     }
 
     twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
@@ -66,20 +63,15 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv,
 
     k = ngx_http_tw_key_find(sh, hash, &value);
 
-    if (k == NULL) {
-        if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max
-            || sh->keys_full)
-        {
-            k = &sh->overflow;
-
-        } else {
-            k = ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
-        }
+    if (k != NULL) {
+        return k;
     }
 
-    *key = k;
+    if (sh->nkeys >= (ngx_atomic_uint_t) twmcf->key_max || sh->keys_full) {
+        return &sh->overflow;
+    }
 
-    return NGX_OK;
+    return ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
 }
 
 

@@ -334,12 +334,7 @@ ngx_http_tw_init(ngx_conf_t *cf)
 
     *h = ngx_http_tw_log_handler;
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    *h = ngx_http_tw_post_read_handler;
+    ngx_http_tw_close_init_filter();
 
     return NGX_OK;
 }

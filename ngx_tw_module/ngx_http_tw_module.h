@@ -153,6 +153,9 @@ struct ngx_http_tw_key_s {
 #define NGX_HTTP_TW_KEY_BUCKETS   1024
 #define NGX_HTTP_TW_KEY_LEN       256
 
+/* ngx_http_tw_key_get(): the value could not be evaluated */
+#define NGX_HTTP_TW_KEY_ERROR     ((ngx_http_tw_key_t *) -1)
+
 
 /*
  * The slab allocator gives this page-aligned memory, so with the slots
@@ -270,7 +273,7 @@ ngx_int_t ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_close_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_tw_log_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_tw_post_read_handler(ngx_http_request_t *r);
+void ngx_http_tw_close_init_filter(void);
 void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s);
 void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
@@ -322,8 +325,8 @@ ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
 void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
 
 /* ngx_http_tw_keys.c */
-ngx_int_t ngx_http_tw_key_get(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv, ngx_http_tw_key_t **key);
+ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,
+    ngx_http_complex_value_t *cv);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);
