@@ -683,40 +683,6 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 }
 
 
-/*
- * Completes a snapshot with the connection's flags and classifies it;
- * s->phase is set, and in the request phase the flags nginx had when the
- * request was logged are already in.
- */
-
-void
-ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
-    ngx_uint_t *closer, ngx_uint_t *reason)
-{
-    s->read_eof = c->read->eof;
-    s->read_error = c->read->error;
-    s->read_timedout = c->read->timedout;
-    s->exiting = (ngx_exiting || ngx_terminate);
-
-    if (s->phase != NGX_HTTP_TW_PHASE_REQUEST) {
-        s->write_timedout = c->write->timedout;
-        s->conn_close = c->close;
-        s->conn_error = c->error;
-        s->conn_timedout = c->timedout;
-
-    } /* else as the log phase saw them, before a delayed TLS shutdown */
-
-    *closer = ngx_http_tw_closer(s);
-    *reason = ngx_http_tw_reason(s, *closer);
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
-                   s->phase, s->tcp_state,
-                   &ngx_http_tw_closer_names[*closer],
-                   &ngx_http_tw_reason_names[*reason]);
-}
-
-
 ngx_int_t
 ngx_http_tw_log_handler(ngx_http_request_t *r)
 {

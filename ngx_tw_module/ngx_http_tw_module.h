@@ -278,8 +278,6 @@ void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s);
 void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
     ngx_http_tw_snapshot_t *s);
-void ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
-    ngx_uint_t *closer, ngx_uint_t *reason);
 ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
     ngx_uint_t max);
 
@@ -315,6 +313,42 @@ ngx_http_tw_lookup(ngx_connection_t *c)
 
     return ctx;
 }
+
+
+/*
+ * Completes a snapshot with the connection's flags and classifies it;
+ * s->phase is set, and in the request phase the flags nginx had when the
+ * request was logged are already in.  Inline, so that the caller keeps
+ * the results in registers.
+ */
+
+static ngx_inline void
+ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
+    ngx_uint_t *closer, ngx_uint_t *reason)
+{
+    s->read_eof = c->read->eof;
+    s->read_error = c->read->error;
+    s->read_timedout = c->read->timedout;
+    s->exiting = (ngx_exiting || ngx_terminate);
+
+    if (s->phase != NGX_HTTP_TW_PHASE_REQUEST) {
+        s->write_timedout = c->write->timedout;
+        s->conn_close = c->close;
+        s->conn_error = c->error;
+        s->conn_timedout = c->timedout;
+
+    } /* else as the log phase saw them, before a delayed TLS shutdown */
+
+    *closer = ngx_http_tw_closer(s);
+    *reason = ngx_http_tw_reason(s, *closer);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
+                   s->phase, s->tcp_state,
+                   &ngx_http_tw_closer_names[*closer],
+                   &ngx_http_tw_reason_names[*reason]);
+}
+
 
 /* ngx_http_tw_timewait.c */
 void ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh,
