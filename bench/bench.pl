@@ -449,8 +449,12 @@ sub hooks {
     my $c = $f->{callee};
     my %h;
 
+    # nginx's handler is called by the wrapper, or by the function the
+    # wrapper jumps to
+
     $h{accept} = ($i->{ngx_http_tw_init_connection} // 0)
-        - ($c->{ngx_http_tw_init_connection}{ngx_http_init_connection} // 0);
+        - ($c->{ngx_http_tw_init_connection}{ngx_http_init_connection} // 0)
+        - ($c->{ngx_http_tw_accept}{ngx_http_init_connection} // 0);
     $h{filter} = $i->{ngx_http_tw_header_filter} // 0;
     $h{filter} -= $_ for values %{ $c->{ngx_http_tw_header_filter} // {} };
     $h{log} = ($i->{ngx_http_tw_log_handler} // 0)
