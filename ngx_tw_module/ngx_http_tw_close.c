@@ -939,9 +939,8 @@ ngx_http_tw_header_filter(ngx_http_request_t *r)
 /*
  * A header filter rather than a phase handler: it costs a call, where a
  * handler of a request phase costs a step of nginx's phase engine, and
- * it runs later, as close as a module can get to nginx's shutdown() in
- * a lingering close.  It only looks: its place in the chain is of no
- * importance.
+ * it runs later, nearer to nginx's shutdown() in a lingering close.  It
+ * only looks: its place in the chain is of no importance.
  */
 
 void
