@@ -10,7 +10,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use Socket qw(IPPROTO_TCP);
 use Test::More;
 use TwTest;
 
@@ -72,17 +71,9 @@ like($t->status_text, qr/^ngx_tw /, 'text format');
 # half-closes with its request has its FIN in first, and nginx's FIN,
 # after a lingering close, goes out second (as t/24-lingering.t)
 
-my $cork = eval { Socket::TCP_CORK() } // 3;
-
 $t->case_ok(name => 'half-close with the request', n => 2,
             run => sub {
-                my $s = $t->connect;
-                setsockopt($s, IPPROTO_TCP, $cork, 1) or die "cork: $!\n";
-                $t->send_raw($s, "GET / HTTP/1.0\r\n\r\n");
-                $t->half_close($s);
-                $t->read_response($s) or die "no response\n";
-                $t->wait_close($s);
-                $t->close($s);
+                $t->request_half_closed("GET / HTTP/1.0\r\n\r\n");
             },
             expect => { 'http10/client' => 2 },
             tw_server => 0, tw_client => 2);

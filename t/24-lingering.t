@@ -12,7 +12,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use Socket qw(IPPROTO_TCP);
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -100,21 +99,11 @@ $t->case_ok(name => 'Connection: close with a body', n => $n,
 
 # a client that sends its request and half-closes at once (nc -N, some
 # health checkers): nginx answers, sees the FIN already queued and goes
-# through lingering close, whose shutdown() now follows the client's FIN.
-# TCP_CORK makes the kernel carry the request and the FIN in one segment,
-# so the FIN is surely in before nginx answers.
-
-my $cork = eval { Socket::TCP_CORK() } // 3;
+# through lingering close, whose shutdown() now follows the client's FIN
 
 $t->case_ok(name => 'client half-closes with its request', n => $n,
             run => sub {
-                my $s = $t->connect;
-                setsockopt($s, IPPROTO_TCP, $cork, 1) or die "cork: $!\n";
-                $t->send_raw($s, "GET /plain HTTP/1.0\r\n\r\n");
-                $t->half_close($s);
-                $t->read_response($s) or die "no response\n";
-                $t->wait_close($s);
-                $t->close($s);
+                $t->request_half_closed("GET /plain HTTP/1.0\r\n\r\n");
             },
             expect => { 'http10/client' => $n },
             tw_server => 0, tw_client => $n);

@@ -483,6 +483,24 @@ sub half_close {
     return shutdown($s, SHUT_WR);
 }
 
+# a client that half-closes with its request (nc -N, some health
+# checkers): TCP_CORK makes the kernel carry the request and the FIN in
+# one segment, so the FIN is surely in before nginx answers; then the
+# answer, and the client closes once nginx has
+
+sub request_half_closed {
+    my ($self, $request) = @_;
+    my $cork = eval { Socket::TCP_CORK() } // 3;
+
+    my $s = $self->connect;
+    setsockopt($s, Socket::IPPROTO_TCP(), $cork, 1) or die "cork: $!\n";
+    $self->send_raw($s, $request);
+    $self->half_close($s);
+    $self->read_response($s) or die "no response\n";
+    $self->wait_close($s);
+    $self->close($s);
+}
+
 sub reset {
     my ($self, $s) = @_;
     setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0))
@@ -1778,6 +1796,12 @@ supported.
 =head2 half_close($s), reset($s), close($s)
 
 C<shutdown(SHUT_WR)>; close with C<SO_LINGER> 0 (sends RST); plain close.
+
+=head2 request_half_closed($request)
+
+Connects, sends C<$request> and half-closes in the same segment
+(C<TCP_CORK>), reads the response, waits for the server to close, then
+closes.  Dies when no response comes.
 
 =head2 wait_close($s)
 
