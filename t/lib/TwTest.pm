@@ -852,14 +852,33 @@ sub counts {
     return \%c;
 }
 
-# settled(): the counts once no tracked connection is open (nginx may
-# count a close a little after the client saw it, under memcheck more so)
+# settled(): the counts once nginx has accepted every connection made to
+# its ports and no tracked connection is open (nginx may count a close a
+# little after the client saw it, under memcheck more so; a connection
+# still in the kernel's accept queue is not open yet)
 sub settled {
     my ($self, %opts) = @_;
     return wait_until(sub {
+        return undef unless $self->_accepted_all;
         my $c = $self->counts(%opts);
         return $c->{open} == 0 ? $c : undef;
     }, timeout => $opts{timeout} // 5) // $self->counts(%opts);
+}
+
+# the accept queues of the listening sockets on the test's ports are
+# empty (Recv-Q of a listening socket is its accept queue)
+sub _accepted_all {
+    my ($self) = @_;
+    my %mine = map { $_ => 1 } values %{ $self->{ports} };
+    my ($rc, $out) = _run_cmd(['ss', '-Hltn'], timeout => 5);
+    return 1 unless defined $rc && $rc == 0;
+
+    for my $line (split /\n/, $out) {
+        my ($state, $queued, undef, $local) = split ' ', $line;
+        next unless defined $local && $local =~ /:(\d+)$/ && $mine{$1};
+        return 0 if $queued > 0;
+    }
+    return 1;
 }
 
 # moved_ok($before, $after, { 'client_close/server' => 3 }, $name): every
@@ -1849,7 +1868,9 @@ C<excluded>, C<requests> and C<generation>.
 
 =head2 settled()
 
-The counts, once no tracked connection is open (at most 5 seconds).
+The counts, once nginx has accepted every connection waiting on the
+test's ports (their listening sockets' accept queues, from C<ss -ltn>, are
+empty) and no tracked connection is open (at most 5 seconds).
 
 =head2 moved_ok($before, $after, { 'reason/closer' => n, ... }, $name)
 
