@@ -874,7 +874,7 @@ sub _accepted_all {
     return 1 unless defined $rc && $rc == 0;
 
     for my $line (split /\n/, $out) {
-        my ($state, $queued, undef, $local) = split ' ', $line;
+        my (undef, $queued, undef, $local) = split ' ', $line;
         next unless defined $local && $local =~ /:(\d+)$/ && $mine{$1};
         return 0 if $queued > 0;
     }
