@@ -303,7 +303,7 @@ ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
     ctx->number = c->number;
     ctx->srv = srv;
     ctx->key = NULL;
-    ctx->key_cv = NULL;
+    ctx->key_conf = NULL;
     ctx->state = NGX_HTTP_TW_STATE_WAIT;
     ctx->http2 = 0;
     ctx->stream_reset = 0;
@@ -722,20 +722,20 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
         if (srv->key) {
 
-            if (srv->key_connection && ctx->key_cv == srv->key) {
+            if (ctx->key_conf == srv->key) {
                 /* "connection": the value of the first request */
                 key = ctx->key;
 
             } else {
-                key = ngx_http_tw_key_get(r, srv->key);
+                key = ngx_http_tw_key_get(r, srv->key, ctx->key);
 
                 if (key != NGX_HTTP_TW_KEY_ERROR) {
-                    ctx->key_cv = srv->key_connection ? srv->key : NULL;
+                    ctx->key_conf = srv->key->connection ? srv->key : NULL;
 
                 } else {
                     /* not evaluated: the next request tries again */
                     key = NULL;
-                    ctx->key_cv = NULL;
+                    ctx->key_conf = NULL;
                 }
             }
 
@@ -747,7 +747,7 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
     if (!srv->enable || srv->key == NULL) {
         /* the value kept for "connection" is no longer ctx->key */
-        ctx->key_cv = NULL;
+        ctx->key_conf = NULL;
     }
 
     ctx->srv = srv;

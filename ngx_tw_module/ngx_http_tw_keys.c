@@ -30,19 +30,35 @@ static ngx_http_tw_key_t *ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf,
 
 /*
  * The entry of the request's value: NULL for an empty value (no key),
- * NGX_HTTP_TW_KEY_ERROR when the value could not be evaluated.
+ * NGX_HTTP_TW_KEY_ERROR when the value could not be evaluated.  "prev" is
+ * the entry of the connection's request before, if any.
  */
 
 ngx_http_tw_key_t *
-ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
+ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
+    ngx_http_tw_key_t *prev)
 {
-    ngx_str_t                 value;
-    ngx_uint_t                hash;
-    ngx_http_tw_key_t        *k;
-    ngx_http_tw_shctx_t      *sh;
-    ngx_http_tw_main_conf_t  *twmcf;
+    ngx_str_t                   value;
+    ngx_uint_t                  hash;
+    ngx_http_tw_key_t          *k;
+    ngx_http_tw_shctx_t        *sh;
+    ngx_http_variable_value_t  *vv;
+    ngx_http_tw_main_conf_t    *twmcf;
 
-    if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+    if (kc->index != NGX_ERROR) {
+
+        /* as ngx_http_complex_value() reads a variable, without a copy */
+
+        vv = ngx_http_get_flushed_variable(r, kc->index);
+
+        if (vv == NULL) {
+            return NGX_HTTP_TW_KEY_ERROR;
+        }
+
+        value.len = vv->not_found ? 0 : vv->len;
+        value.data = vv->data;
+
+    } else if (ngx_http_complex_value(r, &kc->value, &value) != NGX_OK) {
         return NGX_HTTP_TW_KEY_ERROR;
     }
 
@@ -50,6 +66,19 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_complex_value_t *cv)
 
     if (value.len == 0) {
         return NULL;
+    }
+
+    /*
+     * a keep-alive connection's requests mostly have the same value; the
+     * entries hold values already cleaned, which cleaning leaves alone,
+     * and the overflow's is empty
+     */
+
+    if (prev != NULL
+        && prev->value.len == value.len
+        && ngx_memcmp(prev->value.data, value.data, value.len) == 0)
+    {
+        return prev;
     }
 
     if (ngx_http_tw_key_clean(r->pool, &value) != NGX_OK) {

@@ -32,6 +32,7 @@ static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
 
 static char *ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name);
 static char *ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_handler_pt  ngx_http_tw_key_max_p = ngx_http_tw_key_max;
@@ -183,7 +184,6 @@ ngx_http_tw_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->key == NULL) {
         conf->key = prev->key;
-        conf->key_connection = prev->key_connection;
     }
 
     return NGX_CONF_OK;
@@ -253,7 +253,8 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tw_srv_conf_t *twscf = conf;
 
-    ngx_str_t                         *value;
+    ngx_str_t                         *value, name;
+    ngx_http_tw_key_conf_t            *kc;
     ngx_http_compile_complex_value_t   ccv;
 
     if (twscf->key != NULL) {
@@ -261,6 +262,11 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    kc = ngx_pcalloc(cf->pool, sizeof(ngx_http_tw_key_conf_t));
+    if (kc == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     if (cf->args->nelts == 3) {
         if (ngx_strcmp(value[2].data, "connection") != 0) {
@@ -270,25 +276,80 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        twscf->key_connection = 1;
-    }
-
-    twscf->key = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (twscf->key == NULL) {
-        return NGX_CONF_ERROR;
+        kc->connection = 1;
     }
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
     ccv.cf = cf;
     ccv.value = &value[1];
-    ccv.complex_value = twscf->key;
+    ccv.complex_value = &kc->value;
 
     if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * one variable alone, the usual key, is read as a variable: nginx's
+     * script engine would copy its value for nothing
+     */
+
+    kc->index = NGX_ERROR;
+
+    if (ngx_http_tw_key_variable(&value[1], &name)) {
+        kc->index = ngx_http_get_variable_index(cf, &name);
+
+        if (kc->index == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    twscf->key = kc;
+
     return NGX_CONF_OK;
+}
+
+
+/* "$name" or "${name}" alone: the name */
+
+static ngx_uint_t
+ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name)
+{
+    u_char      ch;
+    ngx_uint_t  i, n, bracket;
+
+    if (value->len < 2 || value->data[0] != '$') {
+        return 0;
+    }
+
+    bracket = (value->data[1] == '{');
+    i = bracket ? 2 : 1;
+    n = value->len - bracket;
+
+    name->data = &value->data[i];
+
+    if (i < n && value->data[i] >= '0' && value->data[i] <= '9') {
+        /* "$1": a regex capture */
+        return 0;
+    }
+
+    for ( /* void */ ; i < n; i++) {
+        ch = value->data[i];
+
+        if ((ch < 'A' || ch > 'Z') && (ch < 'a' || ch > 'z')
+            && (ch < '0' || ch > '9') && ch != '_')
+        {
+            return 0;
+        }
+    }
+
+    if (bracket && value->data[value->len - 1] != '}') {
+        return 0;
+    }
+
+    name->len = &value->data[n] - name->data;
+
+    return (name->len > 0);
 }
 
 

@@ -196,10 +196,19 @@ typedef struct {
 } ngx_http_tw_shctx_t;
 
 
+/* tw_key */
+
+typedef struct {
+    ngx_http_complex_value_t    value;
+    ngx_int_t                   index;       /* the variable, when the value
+                                                is one alone; else -1 */
+    ngx_uint_t                  connection;  /* once per connection */
+} ngx_http_tw_key_conf_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
-    ngx_http_complex_value_t   *key;         /* tw_key */
-    ngx_uint_t                  key_connection;  /* once per connection */
+    ngx_http_tw_key_conf_t     *key;         /* tw_key */
     ngx_str_t                   name;        /* first server_name */
     ngx_str_t                   listen;      /* first listen address */
     ngx_http_tw_block_t        *block;       /* in the zone */
@@ -245,7 +254,7 @@ typedef struct {
                                                 NULL: the listener's with
                                                 one address, else none */
     ngx_http_tw_key_t          *key;         /* of the last request */
-    ngx_http_complex_value_t   *key_cv;      /* "tw_key ... connection":
+    ngx_http_tw_key_conf_t     *key_conf;    /* "tw_key ... connection":
                                                 key is its value */
     ngx_msec_t                  idle_since;  /* last request ended */
     ngx_http_tw_snapshot_t      snap;
@@ -360,7 +369,7 @@ void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
 
 /* ngx_http_tw_keys.c */
 ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv);
+    ngx_http_tw_key_conf_t *kc, ngx_http_tw_key_t *prev);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);
