@@ -461,8 +461,13 @@ sub hooks {
         - ($c->{ngx_http_tw_log_handler}{ngx_http_tw_key_get} // 0);
     $h{close} = ($i->{ngx_http_tw_del_conn} // 0)
         - ($c->{ngx_http_tw_del_conn}{ngx_epoll_del_connection} // 0);
-    $h{expression} = $c->{ngx_http_tw_key_get}{ngx_http_complex_value}
-        // 0;
+
+    # a key of one variable is read with get_flushed_variable(), any
+    # other string with complex_value()
+
+    $h{expression} = ($c->{ngx_http_tw_key_get}{ngx_http_complex_value}
+                      // 0)
+        + ($c->{ngx_http_tw_key_get}{ngx_http_get_flushed_variable} // 0);
     $h{key} = ($i->{ngx_http_tw_key_get} // 0) - $h{expression};
 
     return \%h;
@@ -506,6 +511,15 @@ for my $load ('keep-alive', 'close') {
         $target{$load}{$variant}{instr} = $per{$variant}
                                           / $per{ $against{$variant} };
     }
+
+    # the same without the key's own evaluation (the operator's map),
+    # which any use of the key in nginx would cost as much
+
+    for my $variant ('breakdowns', 'breakdowns_conn') {
+        $target{$load}{$variant}{own} = ($per{$variant}
+                                         - $where{$load}{$variant}{expression})
+                                        / $per{ $against{$variant} };
+    }
 }
 
 print "\nwhere the module's instructions go, per request\n";
@@ -525,10 +539,10 @@ print <<'EOF';
 accept: the listener handler; header: the header filter, without the
 filters it passes the response on to; log: the log phase handler; close:
 TCP state, classification and counters, in del_conn(); tw_key: finding
-the value in the zone; key expr: evaluating the tw_key string, here a map
-of 4 regexes with pcre_jit on, which costs as much wherever nginx
-evaluates it ("keys per conn": "tw_key ... connection", evaluated once
-per connection); total: the difference from plain nginx, including
+the value in the zone; key expr: nginx evaluating the tw_key variable,
+here a map of 4 regexes with pcre_jit on, which costs as much wherever
+nginx evaluates it ("keys per conn": "tw_key ... connection", evaluated
+once per connection); total: the difference from plain nginx, including
 nginx's own calls of the handlers.
 EOF
 
@@ -558,6 +572,9 @@ sub summary {
             $instr = sprintf "%+.2f %% %s", ($t->{instr} - 1) * 100,
                 $t->{instr} <= 1.01 ? 'met' : 'MISSED'
                 if defined $t->{instr};
+            $instr .= sprintf " (without key expr %+.2f %%)",
+                ($t->{own} - 1) * 100
+                if defined $t->{own};
 
             printf "%-11s %-13s %-26s %s\n", $load, $label{$variant},
                 $wrk, $instr;

@@ -20,7 +20,8 @@
 #include "ngx_http_tw_module.h"
 
 
-static ngx_int_t ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value);
+static ngx_int_t ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_uint_t *hash);
 static size_t ngx_http_tw_utf8_len(u_char *p, u_char *last);
 static ngx_http_tw_key_t *ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh,
     ngx_uint_t hash, ngx_str_t *value);
@@ -69,9 +70,10 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
     }
 
     /*
-     * a keep-alive connection's requests mostly have the same value; the
-     * entries hold values already cleaned, which cleaning leaves alone,
-     * and the overflow's is empty
+     * Most requests have the value of the connection's request before,
+     * or of the worker's: compared first.  The entries hold values
+     * already cleaned, which cleaning leaves alone, and the overflow's
+     * is empty.
      */
 
     if (prev != NULL
@@ -81,18 +83,28 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
         return prev;
     }
 
-    if (ngx_http_tw_key_clean(r->pool, &value) != NGX_OK) {
+    twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
+
+    k = twmcf->key_last;
+
+    if (k != NULL
+        && k != prev
+        && k->value.len == value.len
+        && ngx_memcmp(k->value.data, value.data, value.len) == 0)
+    {
+        return k;
+    }
+
+    if (ngx_http_tw_key_clean(r->pool, &value, &hash) != NGX_OK) {
         return NGX_HTTP_TW_KEY_ERROR;
     }
 
-    twmcf = ngx_http_get_module_main_conf(r, ngx_http_tw_module);
     sh = twmcf->sh;
-
-    hash = ngx_hash_key(value.data, value.len);
 
     k = ngx_http_tw_key_find(sh, hash, &value);
 
     if (k != NULL) {
+        twmcf->key_last = k;
         return k;
     }
 
@@ -113,29 +125,32 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
  */
 
 static ngx_int_t
-ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value)
+ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value, ngx_uint_t *hash)
 {
-    u_char  *p, *last, *dst, *start;
-    size_t   n, len;
+    u_char      *p, *last, *dst, *start;
+    size_t       n, len;
+    ngx_uint_t   h;
 
     p = value->data;
-    last = p + value->len;
+    last = p + ngx_min(value->len, NGX_HTTP_TW_KEY_LEN);
+    h = 0;
+
+    /* ASCII up to where it is cut: hashed as it is looked at */
 
     while (p < last && *p < 0x80) {
+        h = ngx_hash(h, *p);
         p++;
     }
 
     len = p - value->data;
 
-    if (len >= NGX_HTTP_TW_KEY_LEN || p == last) {
-        /* ASCII up to where it is cut */
-
-        if (value->len > NGX_HTTP_TW_KEY_LEN) {
-            value->len = NGX_HTTP_TW_KEY_LEN;
-        }
-
+    if (p == last) {
+        value->len = len;
+        *hash = h;
         return NGX_OK;
     }
+
+    last = value->data + value->len;
 
     start = ngx_pnalloc(pool, ngx_min(value->len, NGX_HTTP_TW_KEY_LEN));
     if (start == NULL) {
@@ -165,6 +180,8 @@ ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value)
 
     value->data = start;
     value->len = len;
+
+    *hash = ngx_hash_key(start, len);
 
     return NGX_OK;
 }

@@ -227,6 +227,8 @@ typedef struct {
     ngx_shm_zone_t             *shm_zone;
     size_t                      zone_size;   /* tw_zone_size */
     ngx_int_t                   key_max;     /* tw_key_max */
+    ngx_http_tw_key_t          *key_last;    /* the worker's last value
+                                                looked up */
     ngx_array_t                 servers;     /* ngx_http_tw_srv_conf_t * */
 } ngx_http_tw_main_conf_t;
 

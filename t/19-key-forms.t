@@ -2,9 +2,10 @@
 
 # tw_key in its forms: one variable alone ("$name", "${name}"), which the
 # module reads as a variable, and any other string, which nginx's script
-# engine evaluates; a regex capture; a variable that is not found.  On a
-# keep-alive connection a request with the value of the request before
-# reuses its entry: values that change and come back, and values made
+# engine evaluates; a regex capture; a variable that is not found.  A
+# request with the value of the connection's request before, or of the
+# worker's last lookup, reuses that entry: values that change and come
+# back, within a connection and from one to the next, and values made
 # valid UTF-8, must still count where they belong.
 
 use strict;
