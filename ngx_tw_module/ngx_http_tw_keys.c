@@ -43,20 +43,23 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
     ngx_uint_t                  hash;
     ngx_http_tw_key_t          *k;
     ngx_http_tw_shctx_t        *sh;
-    ngx_http_variable_value_t  *vv;
     ngx_http_tw_main_conf_t    *twmcf;
+    ngx_http_variable_value_t  *vv;
 
     if (kc->index != NGX_ERROR) {
 
-        /* as ngx_http_complex_value() reads a variable, without a copy */
+        /*
+         * as ngx_http_complex_value() reads a variable, without a copy:
+         * a variable that fails is an empty value
+         */
 
         vv = ngx_http_get_flushed_variable(r, kc->index);
 
-        if (vv == NULL) {
-            return NGX_HTTP_TW_KEY_ERROR;
+        if (vv == NULL || vv->not_found) {
+            return NULL;
         }
 
-        value.len = vv->not_found ? 0 : vv->len;
+        value.len = vv->len;
         value.data = vv->data;
 
     } else if (ngx_http_complex_value(r, &kc->value, &value) != NGX_OK) {
@@ -254,7 +257,7 @@ ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh, ngx_uint_t hash,
     for (k = sh->keys[hash % NGX_HTTP_TW_KEY_BUCKETS]; k; k = k->next) {
         if (k->hash == hash
             && k->value.len == value->len
-            && ngx_strncmp(k->value.data, value->data, value->len) == 0)
+            && ngx_memcmp(k->value.data, value->data, value->len) == 0)
         {
             return k;
         }

@@ -142,6 +142,7 @@ ngx_http_tw_create_main_conf(ngx_conf_t *cf)
      *     twmcf->sh = NULL;
      *     twmcf->shpool = NULL;
      *     twmcf->shm_zone = NULL;
+     *     twmcf->key_last = NULL;
      */
 
     twmcf->zone_size = NGX_CONF_UNSET_SIZE;
@@ -329,7 +330,11 @@ ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name)
     name->data = &value->data[i];
 
     if (i < n && value->data[i] >= '0' && value->data[i] <= '9') {
-        /* "$1": a regex capture */
+        /*
+         * "$1" is a capture: a name that starts with a digit is left to
+         * the script engine
+         */
+
         return 0;
     }
 

@@ -2,7 +2,8 @@
 
 # tw_key in its forms: one variable alone ("$name", "${name}"), which the
 # module reads as a variable, and any other string, which nginx's script
-# engine evaluates; a regex capture; a variable that is not found.  A
+# engine evaluates; a regex capture; a variable that is not found, and
+# one whose evaluation fails, which are empty values as in a string.  A
 # request with the value of the connection's request before, or of the
 # worker's last lookup, reuses that entry: values that change and come
 # back, within a connection and from one to the next, and values made
@@ -14,6 +15,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use Cwd ();
 use Test::More;
 use TwTest;
 
@@ -45,6 +47,12 @@ http {
         listen 127.0.0.1:%%PORT_3%%;
         tw_key $1;
         location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_4%%;
+        tw_key $realpath_root connection;
+        location /bad { root %%PREFIX%%/missing; return 200 "ok\n"; }
+        location /good { root %%PREFIX%%; return 200 "ok\n"; }
     }
     %%STATUS_SERVER%%
 }
@@ -212,6 +220,39 @@ sub connection {
     is_deeply(moved($before, $after), {}, '$1: no key');
     is($sa->{connections}{closed} - $sb->{connections}{closed}, 1,
        '$1: the close is counted');
+}
+
+# a variable that fails ($realpath_root of a root that is not there) is
+# an empty value, as in a string: with "connection", no key, held for
+# the connection
+
+{
+    $t->allow_log(qr/realpath\(\) ".*missing" failed/);
+
+    my $get = sub {
+        my ($uri, $close) = @_;
+        return "GET $uri HTTP/1.1\r\nHost: x\r\n"
+            . ($close ? "Connection: close\r\n" : '') . "\r\n";
+    };
+
+    my ($before, $sb) = keys_now();
+
+    connection('PORT_4', $get->('/bad'), $get->('/good', 1));
+
+    my ($after, $sa) = keys_now();
+
+    is_deeply(moved($before, $after), {},
+              'a variable that fails: no key for the connection');
+    is($sa->{connections}{closed} - $sb->{connections}{closed}, 1,
+       'a variable that fails: the close is counted');
+
+    ($before) = keys_now();
+    connection('PORT_4', $get->('/good', 1));
+    ($after) = keys_now();
+
+    my $root = Cwd::abs_path($t->prefix);
+    is_deeply(moved($before, $after), { $root => [1, 1] },
+              'the same variable, evaluated: its value');
 }
 
 $t->done;
