@@ -22,6 +22,8 @@
 
 static ngx_int_t ngx_http_tw_key_clean(ngx_pool_t *pool, ngx_str_t *value,
     ngx_uint_t *hash);
+static ngx_inline ngx_uint_t ngx_http_tw_key_is(ngx_http_tw_key_t *k,
+    ngx_str_t *value);
 static size_t ngx_http_tw_utf8_len(u_char *p, u_char *last);
 static ngx_http_tw_key_t *ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh,
     ngx_uint_t hash, ngx_str_t *value);
@@ -79,10 +81,7 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
      * is empty.
      */
 
-    if (prev != NULL
-        && prev->value.len == value.len
-        && ngx_memcmp(prev->value.data, value.data, value.len) == 0)
-    {
+    if (ngx_http_tw_key_is(prev, &value)) {
         return prev;
     }
 
@@ -90,11 +89,7 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
 
     k = twmcf->key_last;
 
-    if (k != NULL
-        && k != prev
-        && k->value.len == value.len
-        && ngx_memcmp(k->value.data, value.data, value.len) == 0)
-    {
+    if (k != prev && ngx_http_tw_key_is(k, &value)) {
         return k;
     }
 
@@ -116,6 +111,17 @@ ngx_http_tw_key_get(ngx_http_request_t *r, ngx_http_tw_key_conf_t *kc,
     }
 
     return ngx_http_tw_key_add(twmcf, hash, &value, r->connection->log);
+}
+
+
+/* the entry "k", if any, holds "value" */
+
+static ngx_inline ngx_uint_t
+ngx_http_tw_key_is(ngx_http_tw_key_t *k, ngx_str_t *value)
+{
+    return (k != NULL
+            && k->value.len == value->len
+            && ngx_memcmp(k->value.data, value->data, value->len) == 0);
 }
 
 
