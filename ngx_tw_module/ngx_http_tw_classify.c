@@ -218,7 +218,16 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         }
 
         if (s->read_timedout) {
-            return NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
+
+            /*
+             * a worker that is shutting down has closed its idle
+             * connections already, but not those within
+             * keepalive_min_timeout (1.27.4): it closes each of them
+             * when the minimum runs out, not at keepalive_timeout
+             */
+
+            return s->exiting ? NGX_HTTP_TW_SHUTDOWN
+                              : NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
         }
 
         return NGX_HTTP_TW_OTHER;

@@ -295,8 +295,8 @@ test_wait_and_keepalive(void)
     s = snap(KEEPALIVE, ESTAB);
     s->exiting = 1;
     s->read_timedout = 1;
-    CHECK(s, SERVER, KEEPALIVE_TIMEOUT,
-          "a timeout while exiting is still the timeout");
+    CHECK(s, SERVER, SHUTDOWN,
+          "keepalive_min_timeout run out while exiting: the shutdown's");
 }
 
 
