@@ -223,11 +223,11 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
              * a worker that is shutting down has closed its idle
              * connections already, but not those within
              * keepalive_min_timeout (1.27.4): it closes each of them
-             * when the minimum runs out, not at keepalive_timeout
+             * when the minimum runs out, before keepalive_timeout
              */
 
-            return s->exiting ? NGX_HTTP_TW_SHUTDOWN
-                              : NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
+            return (s->exiting && s->keepalive_rest)
+                   ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
         }
 
         return NGX_HTTP_TW_OTHER;

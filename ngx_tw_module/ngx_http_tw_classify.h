@@ -122,6 +122,8 @@ typedef struct {
     u_char       browser;                /* keepalive_disable matched */
     u_char       close_delimited;        /* no length, no chunked coding */
     u_char       keepalive_off;          /* nginx refused keep-alive */
+    u_char       keepalive_rest;         /* keepalive_timeout went on
+                                            after keepalive_min_timeout */
 } ngx_http_tw_snapshot_t;
 
 

@@ -778,6 +778,21 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         ctx->state = NGX_HTTP_TW_STATE_KEEPALIVE;
         ctx->idle_since = ngx_current_msec;
         ctx->snap.shut_wr = 0;
+
+#if (nginx_version >= 1027004)
+
+        /*
+         * nginx first waits for keepalive_min_timeout, then for the rest
+         * of keepalive_timeout unless the worker is shutting down
+         */
+
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+        ctx->snap.keepalive_rest = (clcf->keepalive_min_timeout > 0
+                                    && clcf->keepalive_timeout
+                                       > clcf->keepalive_min_timeout);
+#endif
+
         return NGX_OK;
     }
 

@@ -3,9 +3,11 @@
 # keepalive_min_timeout (nginx 1.27.4 and later): for that long an idle
 # keep-alive connection is neither reclaimed by a drain nor closed by a
 # graceful shutdown.  A worker that is shutting down (a reload, SIGQUIT)
-# keeps such connections, even those whose request ends after the
+# keeps such connections, even those whose response ends after the
 # shutdown began, and closes them when the minimum time runs out: those
-# closes are the shutdown's, not keepalive_timeout's.
+# closes are the shutdown's, not keepalive_timeout's.  With a minimum
+# as long as keepalive_timeout, the close comes at keepalive_timeout,
+# shutdown or not.
 
 use strict;
 use warnings;
@@ -47,6 +49,14 @@ http {
             return 200 "SLOW_BODY";
         }
     }
+    # a minimum longer than keepalive_timeout: the connection is closed
+    # at keepalive_timeout, shutting down or not
+    server {
+        listen 127.0.0.1:%%PORT_3%%;
+        keepalive_timeout 2s;
+        keepalive_min_timeout 3s;
+        location / { return 200 "ok\n"; }
+    }
     %%STATUS_SERVER%%
 }
 EOF
@@ -60,6 +70,7 @@ $t->run;
 my $n = 3;
 my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 my $port2 = $t->port(2);
+my $port3 = $t->port(3);
 
 sub served {
     my (%o) = @_;
@@ -100,6 +111,18 @@ $t->case_ok(name => 'reload during the minimum', n => 1, accepted => $n,
                 closed_by_nginx($_, 5) for @s;
             },
             expect => { 'shutdown/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+$t->case_ok(name => 'reload, minimum above keepalive_timeout', n => 1,
+            accepted => $n, port => $port3,
+            run => sub {
+                my @s = map { served(port => $port3) } 1 .. $n;
+                my $start = time;
+                $t->reload or die "reload failed\n";
+                closed_by_nginx($_, 5) for @s;
+                die "closed too early\n" if time - $start < 1.5;
+            },
+            expect => { 'keepalive_timeout/server' => $n },
             tw_server => $n, tw_client => 0);
 
 # a response that began before the shutdown and ends after it is kept

@@ -295,8 +295,21 @@ test_wait_and_keepalive(void)
     s = snap(KEEPALIVE, ESTAB);
     s->exiting = 1;
     s->read_timedout = 1;
+    s->keepalive_rest = 1;
     CHECK(s, SERVER, SHUTDOWN,
           "keepalive_min_timeout run out while exiting: the shutdown's");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->exiting = 1;
+    s->read_timedout = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIMEOUT,
+          "keepalive_timeout run out while exiting: still the timeout");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->read_timedout = 1;
+    s->keepalive_rest = 1;
+    CHECK(s, SERVER, KEEPALIVE_TIMEOUT,
+          "keepalive_timeout after a minimum");
 }
 
 
