@@ -122,8 +122,9 @@ typedef struct {
     u_char       browser;                /* keepalive_disable matched */
     u_char       close_delimited;        /* no length, no chunked coding */
     u_char       keepalive_off;          /* nginx refused keep-alive */
-    u_char       keepalive_rest;         /* keepalive_timeout went on
-                                            after keepalive_min_timeout */
+    u_char       keepalive_rest;         /* idle, keepalive_timeout not
+                                            up, keepalive_min_timeout
+                                            came first */
 } ngx_http_tw_snapshot_t;
 
 

@@ -553,6 +553,19 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
     s = &ctx->snap;
     s->phase = ngx_http_tw_phase(ctx, c);
 
+#if (nginx_version >= 1027004)
+
+    /*
+     * closed before keepalive_timeout was up: the timer that ran out, if
+     * any, was keepalive_min_timeout's (a SIGTERM may leave the rest's
+     * timer to run out in the same cycle, which is keepalive_timeout)
+     */
+
+    s->keepalive_rest = (s->phase == NGX_HTTP_TW_PHASE_KEEPALIVE
+                         && ngx_current_msec - ctx->idle_since
+                            < ctx->keepalive);
+#endif
+
     ngx_http_tw_decide(c, s, &closer, &reason);
 
     (void) ngx_atomic_fetch_add(
@@ -788,9 +801,10 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
         clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-        ctx->snap.keepalive_rest = (clcf->keepalive_min_timeout > 0
-                                    && clcf->keepalive_timeout
-                                       > clcf->keepalive_min_timeout);
+        ctx->keepalive = (clcf->keepalive_min_timeout > 0
+                          && clcf->keepalive_timeout
+                             > clcf->keepalive_min_timeout)
+                         ? clcf->keepalive_timeout : 0;
 #endif
 
         return NGX_OK;

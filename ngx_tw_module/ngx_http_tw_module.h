@@ -259,6 +259,11 @@ typedef struct {
     ngx_http_tw_key_conf_t     *key_conf;    /* "tw_key ... connection":
                                                 key is its value */
     ngx_msec_t                  idle_since;  /* last request ended */
+#if (nginx_version >= 1027004)
+    ngx_msec_t                  keepalive;   /* keepalive_timeout, when
+                                                keepalive_min_timeout
+                                                comes first; else 0 */
+#endif
     ngx_http_tw_snapshot_t      snap;
     u_char                      state;
     u_char                      http2;
