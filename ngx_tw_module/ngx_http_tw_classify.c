@@ -305,7 +305,24 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_SHUTDOWN;
     }
 
-    if (s->lingering) {
+    if (s->conn_error) {
+
+        /*
+         * nginx gave up on a connection the client had not closed: a
+         * request body it could not discard after the response
+         */
+
+        return NGX_HTTP_TW_ERROR_RESPONSE;
+    }
+
+    /*
+     * A lingering close is the way nginx closes, the reason only when
+     * nothing else turned keep-alive off: a response complete while the
+     * request body was still arriving, or a discard that outlasted
+     * lingering_time.
+     */
+
+    if (s->lingering && (s->reading_body || !s->keepalive_off)) {
         return NGX_HTTP_TW_LINGERING;
     }
 

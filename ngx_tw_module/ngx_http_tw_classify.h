@@ -112,6 +112,7 @@ typedef struct {
 
     /* the last request, recomputed as nginx decided it */
     u_char       body_started;
+    u_char       reading_body;           /* still arriving at the end */
     u_char       lingering;
     u_char       upgraded;
     u_char       close_header;           /* "Connection: close" */

@@ -3,7 +3,9 @@
 # Lingering close: nginx shuts its side first (its FIN), then reads and
 # drops what the client still sends.  "lingering" counts the connections
 # that end this way for no rule named elsewhere: here, a response that was
-# complete while the request body was still arriving (unbuffered proxying).
+# complete while the request body was still arriving (unbuffered proxying),
+# and a discard of the body that outlasted lingering_time.  A body nginx
+# cannot parse makes the close an error_response, lingering close or not.
 
 use strict;
 use warnings;
@@ -26,6 +28,8 @@ http {
     server {
         listen 127.0.0.1:%%PORT%%;
         location = /plain { return 200 "ok\n"; }
+        location = /static { root %%PREFIX%%/html; }
+        location = /slow { lingering_time 2s; return 200 "ok\n"; }
         location / {
             proxy_pass http://127.0.0.1:%%PORT_2%%;
             proxy_request_buffering off;
@@ -41,6 +45,8 @@ http {
     %%STATUS_SERVER%%
 }
 EOF
+
+$t->write_file('html/static', "static\n");
 
 $t->run;
 
@@ -107,5 +113,70 @@ $t->case_ok(name => 'client half-closes with its request', n => $n,
             },
             expect => { 'http10/client' => $n },
             tw_server => 0, tw_client => $n);
+
+# a chunked body that nginx cannot parse: the close is the error's, and
+# a lingering close is only the way nginx closes
+
+my $bad_chunk = "zz\r\nworld\r\n0\r\n\r\n";
+
+# found as nginx answers a POST to a static file: 405, keep-alive off for
+# the body, then the lingering close
+
+$t->case_ok(name => 'body nginx cannot discard, at once', n => $n,
+            run => sub {
+                my $r = $t->request("POST /static HTTP/1.1\r\nHost: x\r\n"
+                                    . "Transfer-Encoding: chunked\r\n\r\n"
+                                    . $bad_chunk);
+                die "no response\n" unless $r && $r->{status} == 405;
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# found while nginx discards the rest after a response with keep-alive:
+# nginx gives up on the connection, no lingering close
+
+$t->case_ok(name => 'body nginx cannot discard, after the response',
+            n => $n,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "POST /plain HTTP/1.1\r\nHost: x\r\n"
+                             . "Transfer-Encoding: chunked\r\n\r\n"
+                             . "5\r\nhello\r\n");
+                my $r = $t->read_response($s);
+                die "no response\n" unless $r && $r->{status} == 200;
+                $t->send_raw($s, $bad_chunk);
+                my $how = $t->wait_close($s);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# a body discarded after the response, still coming when lingering_time
+# is up: nginx closes on the next bytes, unread, so with an RST
+
+$t->case_ok(name => 'discard outlasts lingering_time', n => 2,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "POST /slow HTTP/1.1\r\nHost: x\r\n"
+                             . "Content-Length: 100000\r\n\r\n0123456789");
+                my $r = $t->read_response($s);
+                die "no response\n" unless $r && $r->{status} == 200;
+                my $how = 'timeout';
+                for (1 .. 40) {
+                    select undef, undef, undef, 0.2;
+                    if (!$t->send_raw($s, '0123456789')) {
+                        # the RST came in with the write
+                        $how = 'reset' if $t->{last_error} =~ /reset|pipe/i;
+                        last;
+                    }
+                    $how = $t->wait_close($s, timeout => 0.01);
+                    last if $how ne 'timeout';
+                }
+                die "got $how\n" unless $how eq 'reset';
+                $t->close($s);
+            },
+            expect => { 'lingering/server_reset' => 2 },
+            tw_server => 0, tw_client => 0);
 
 $t->done;

@@ -460,8 +460,43 @@ test_request(void)
     s->shut_wr = 1;
     s->conn_timedout = 1;
     s->keepalive_off = 1;
+    s->reading_body = 1;
     CHECK(s, SERVER, LINGERING,
           "a TLS close_notify timer during lingering is no request timeout");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->keepalive_off = 1;
+    s->body_started = 1;
+    s->reading_body = 1;
+    CHECK(s, SERVER, LINGERING,
+          "response complete while the body was still arriving");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 405;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->keepalive_off = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "a body nginx could not discard, then a lingering close");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->lingering = 1;
+    s->conn_error = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "a discard after the response failed on the body");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->lingering = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, LINGERING,
+          "a discard that outlasted lingering_time");
 
     s = snap(WAIT, ESTAB);
     CHECK(s, SERVER, ERROR_RESPONSE,
