@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 
-# max_headers (nginx 1.29.8 and later): a request with more header lines
-# than allowed is answered 400 (nginx's 494) and closed in a lingering
-# close, nginx's FIN first: error_response.  A request at the limit is
-# served and kept alive.
+# max_headers (nginx 1.29.8 and later, and Debian's 1.22.1 through a
+# security patch): a request with more header lines than allowed is
+# answered 400 (nginx's 494) and closed in a lingering close, nginx's FIN
+# first: error_response.  A request at the limit is served and kept
+# alive.
 
 use strict;
 use warnings;
@@ -16,11 +17,6 @@ use TwTest;
 
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
-
-my ($version) = `@{[ $t->binary ]} -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)};
-plan skip_all => 'max_headers needs nginx 1.29.8 or later'
-    unless $version && sprintf('%03d%03d%03d', split /\./, $version)
-                       ge '001029008';
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -36,6 +32,11 @@ http {
     %%STATUS_SERVER%%
 }
 EOF
+
+# the directive is there or not, whatever the version says
+my ($rc, $out) = $t->nginx_t;
+plan skip_all => 'this nginx has no max_headers (nginx 1.29.8 or later)'
+    if $rc != 0 && $out =~ /unknown directive "max_headers"/;
 
 $t->run;
 
