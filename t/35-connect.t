@@ -3,8 +3,8 @@
 # CONNECT tunnels (nginx 1.31.0 and later, tunnel_pass): nginx relays
 # bytes both ways, as for an upgraded connection, until one side ends
 # the tunnel; the close counts as "upgrade", with the closer that ended
-# it.  A CONNECT nginx refuses, or cannot take to its destination, is an
-# error response.
+# it.  A CONNECT nginx refuses, cannot take to its destination or asks
+# credentials for is an error response.
 
 use strict;
 use warnings;
@@ -47,6 +47,14 @@ http {
         listen 127.0.0.1:%%PORT_3%%;
         tunnel_pass 127.0.0.1:%%PORT_4%%;
     }
+
+    # a forward proxy that asks for credentials
+    server {
+        listen 127.0.0.1:%%PORT_5%%;
+        tunnel_pass 127.0.0.1:%%PORT_2%%;
+        auth_basic "proxy";
+        auth_basic_user_file %%PREFIX%%/htpasswd;
+    }
     %%STATUS_SERVER%%
 }
 EOF
@@ -62,6 +70,8 @@ $t->backend(port => $t->port('PORT_2'), handler => sub {
         1 while sysread($c, my $buf, 4096);
     }
 });
+
+$t->write_file('htpasswd', 'user:' . crypt('secret', 'ab') . "\n");
 
 $t->run;
 
@@ -117,6 +127,20 @@ $t->case_ok(name => 'tunnel to a closed port (502)', n => $n,
             run => sub {
                 my $r = $t->request($connect, port => $t->port('PORT_3'));
                 die "expected 502\n" unless $r && $r->{status} == 502;
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# the challenge (407; 401 before nginx 1.31.3) ends the connection too:
+# a CONNECT never gets keep-alive, so an authenticating forward proxy
+# closes once for every challenge
+
+$t->case_ok(name => 'CONNECT without credentials', n => $n,
+            port => $t->port('PORT_5'),
+            run => sub {
+                my $r = $t->request($connect, port => $t->port('PORT_5'));
+                die "expected 407\n"
+                    unless $r && $r->{status} =~ /^40[17]$/;
             },
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
