@@ -411,6 +411,9 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     u_char                     ch;
     ssize_t                    rc;
 #endif
+#if (NGX_LINUX && nginx_version >= 1029007)
+    ngx_uint_t                 fin;
+#endif
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     struct tcp_info            ti;
 #endif
@@ -422,6 +425,38 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     s->unread = 0;
 
 #if (NGX_LINUX)
+
+#if (nginx_version >= 1029007)
+
+    /*
+     * "listen ... multipath": TCP_INFO describes the first subflow, whose
+     * state says nothing of the connection's FINs, but the peek sees the
+     * connection itself (no kernel TLS on MPTCP, so with "ssl" too)
+     */
+
+    fin = 0;
+
+    if (c->listening->protocol != 0) {
+        rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
+
+        if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
+            s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
+
+        } else if (rc > 0) {
+            s->unread = 1;
+
+        } else if (rc == 0) {
+            /* the client's FIN, mapped below once shut_wr is known */
+            fin = 1;
+
+        } else {
+            s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
+        }
+
+        goto linger;
+    }
+
+#endif
 
     /*
      * One peek answers the common case.  recv() fails with EAGAIN only
@@ -462,6 +497,10 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     }
 #endif
 
+#if (NGX_LINUX && nginx_version >= 1029007)
+linger:
+#endif
+
     /*
      * nginx sets SO_LINGER only on timed out connections; an HTTP/2
      * stream that timed out sets it on the connection's socket
@@ -491,6 +530,16 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
         if (h2c != NULL && h2c->connection == c) {
             s->shut_wr = (h2c->lingering_time != 0);
         }
+    }
+#endif
+
+#if (NGX_LINUX && nginx_version >= 1029007)
+
+    /* as TCP's state would say: CLOSE_WAIT, or CLOSE after a shutdown() */
+
+    if (fin) {
+        s->tcp_state = s->shut_wr ? NGX_HTTP_TW_TCP_CLOSE
+                                  : NGX_HTTP_TW_TCP_CLOSE_WAIT;
     }
 #endif
 }
