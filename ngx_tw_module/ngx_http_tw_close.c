@@ -901,15 +901,22 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     s->keepalive_off = !r->keepalive;
 
     s->body_started = (r->request_body != NULL || r->discard_body);
-    s->reading_body = r->reading_body;
     s->lingering = (r->lingering_time != 0);
 
-    /*
-     * lingering_time is also the deadline of a discard still under way,
-     * which ends without the lingering close's shutdown()
-     */
+    if (s->lingering) {
+        s->reading_body = r->reading_body;
 
-    s->shut_wr = (s->lingering && !r->discard_body);
+        /*
+         * lingering_time is also the deadline of a discard still under
+         * way, which ends without the lingering close's shutdown()
+         */
+
+        s->shut_wr = !r->discard_body;
+
+    } else {
+        s->reading_body = 0;
+        s->shut_wr = 0;
+    }
     s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
 
     s->close_header = 0;
