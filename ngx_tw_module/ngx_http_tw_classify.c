@@ -266,7 +266,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_UPGRADE;
     }
 
-    if (ngx_http_tw_error_status(s->status)) {
+    if (ngx_http_tw_error_status(s->status) || s->filter_finalize) {
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 

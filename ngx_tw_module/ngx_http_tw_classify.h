@@ -121,6 +121,8 @@ typedef struct {
     u_char       requests_limit;         /* keepalive_requests reached */
     u_char       time_limit;             /* keepalive_time reached */
     u_char       browser;                /* keepalive_disable matched */
+    u_char       filter_finalize;        /* a filter's error, with
+                                            keep-alive on */
     u_char       close_delimited;        /* no length, no chunked coding */
     u_char       keepalive_off;          /* nginx refused keep-alive */
     u_char       keepalive_rest;         /* idle, keepalive_timeout not

@@ -535,11 +535,17 @@ linger:
 
 #if (NGX_LINUX && nginx_version >= 1029007)
 
-    /* as TCP's state would say: CLOSE_WAIT, or CLOSE after a shutdown() */
+    /*
+     * as TCP's state would say: CLOSE_WAIT, or CLOSE after a shutdown()
+     * or an RST
+     */
 
     if (fin) {
-        s->tcp_state = s->shut_wr ? NGX_HTTP_TW_TCP_CLOSE
-                                  : NGX_HTTP_TW_TCP_CLOSE_WAIT;
+
+        /* an RST that nginx has read leaves only the end of data to peek */
+
+        s->tcp_state = (s->shut_wr || c->read->error)
+                       ? NGX_HTTP_TW_TCP_CLOSE : NGX_HTTP_TW_TCP_CLOSE_WAIT;
     }
 #endif
 }
@@ -907,11 +913,12 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
         s->reading_body = r->reading_body;
 
         /*
-         * lingering_time is also the deadline of a discard still under
-         * way, which ends without the lingering close's shutdown()
+         * lingering_time is also the deadline of a discard, which ends
+         * without a shutdown(); ngx_http_set_lingering_close() sets this
+         * write handler right before its shutdown()
          */
 
-        s->shut_wr = !r->discard_body;
+        s->shut_wr = (c->write->handler == ngx_http_empty_handler);
 
     } else {
         s->reading_body = 0;
@@ -925,6 +932,7 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     s->requests_limit = 0;
     s->time_limit = 0;
     s->browser = 0;
+    s->filter_finalize = 0;
 
     /*
      * The keep-alive rule that refused keep-alive, the first that applies
@@ -934,6 +942,15 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
      */
 
     if (r->keepalive) {
+
+        /*
+         * a response filter replaced the response with an error (412
+         * for If-Match): nginx ends the request with NGX_ERROR, and
+         * closes, though the header it sent offered keep-alive
+         */
+
+        s->filter_finalize = r->filter_finalize;
+
         goto done;
     }
 

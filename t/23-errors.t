@@ -35,6 +35,7 @@ http {
         location = /short { proxy_pass http://127.0.0.1:%%PORT_3%%; }
         location = /masked { error_page 500 =200 /ok; return 500; }
         location = /ok { return 200 "ok\n"; }
+        location = /file { }
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
@@ -46,6 +47,7 @@ http {
 EOF
 
 $t->write_file('html/ssi.html', "<p>hello</p>\n");
+$t->write_file('html/file', "file\n");
 
 # a backend that promises 100 bytes, sends 10 and closes
 $t->backend(port => $t->port('PORT_3'), handler => sub {
@@ -97,6 +99,15 @@ $t->case_ok(name => '413 body too large', n => $n,
             run => answered("POST /upload HTTP/1.1\r\nHost: x\r\n"
                             . "Content-Length: 100\r\n\r\n" . ('z' x 100),
                             413),
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# a precondition that fails (If-Match): nginx sends its 412 with
+# "Connection: keep-alive", then ends the request as an error and closes
+
+$t->case_ok(name => '412 from If-Match', n => $n,
+            run => answered("GET /file HTTP/1.1\r\nHost: x\r\n"
+                            . "If-Match: \"other\"\r\n\r\n", 412),
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
 

@@ -29,7 +29,11 @@ http {
         listen 127.0.0.1:%%PORT%%;
         location = /plain { return 200 "ok\n"; }
         location = /static { root %%PREFIX%%/html; }
-        location = /slow { lingering_time 2s; return 200 "ok\n"; }
+        location = /slow {
+            lingering_time 2s;
+            lingering_timeout 5s;
+            return 200 "ok\n";
+        }
         location / {
             proxy_pass http://127.0.0.1:%%PORT_2%%;
             proxy_request_buffering off;
@@ -177,6 +181,24 @@ $t->case_ok(name => 'discard outlasts lingering_time', n => 2,
                 $t->close($s);
             },
             expect => { 'lingering/server_reset' => 2 },
+            tw_server => 0, tw_client => 0);
+
+# the same, but the client sends nothing more and resets once
+# lingering_time is up (lingering_timeout is longer): nginx closes on the
+# RST without reading it, and never sent a FIN
+
+$t->case_ok(name => 'discard outlasts lingering_time, the client resets',
+            n => 2,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "POST /slow HTTP/1.1\r\nHost: x\r\n"
+                             . "Content-Length: 100000\r\n\r\n0123456789");
+                my $r = $t->read_response($s);
+                die "no response\n" unless $r && $r->{status} == 200;
+                select undef, undef, undef, 2.3;
+                $t->reset($s);
+            },
+            expect => { 'lingering/client_reset' => 2 },
             tw_server => 0, tw_client => 0);
 
 $t->done;

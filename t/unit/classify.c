@@ -498,6 +498,12 @@ test_request(void)
     CHECK(s, SERVER, LINGERING,
           "a discard that outlasted lingering_time");
 
+    s = snap(REQUEST, ESTAB);
+    s->status = 412;
+    s->filter_finalize = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "412 from a response filter, sent with keep-alive, then closed");
+
     s = snap(WAIT, ESTAB);
     CHECK(s, SERVER, ERROR_RESPONSE,
           "nginx refused what came before a request (PROXY protocol)");
