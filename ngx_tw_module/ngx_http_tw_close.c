@@ -542,9 +542,17 @@ linger:
 
     if (fin) {
 
-        /* an RST that nginx has read leaves only the end of data to peek */
+        /*
+         * an RST that nginx has read leaves only the end of data to
+         * peek: nginx's recv() error, or, in the keep-alive handler,
+         * which takes an RST for a plain close, a close without a mark
+         */
 
-        s->tcp_state = (s->shut_wr || c->read->error)
+        s->tcp_state = (s->shut_wr
+                        || c->read->error
+                        || (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE
+                            && !c->read->eof && !c->read->timedout
+                            && !c->close && !ngx_exiting && !ngx_terminate))
                        ? NGX_HTTP_TW_TCP_CLOSE : NGX_HTTP_TW_TCP_CLOSE_WAIT;
     }
 #endif
