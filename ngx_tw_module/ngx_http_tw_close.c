@@ -407,12 +407,11 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     int                        n;
     socklen_t                  len;
     struct linger              linger;
+    ngx_uint_t                 fin;
 #if (NGX_LINUX)
     u_char                     ch;
     ssize_t                    rc;
-#endif
-#if (NGX_LINUX && nginx_version >= 1029007)
-    ngx_uint_t                 fin;
+    ngx_uint_t                 mptcp;
 #endif
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     struct tcp_info            ti;
@@ -423,39 +422,21 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 
     s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     s->unread = 0;
+    fin = 0;
 
 #if (NGX_LINUX)
 
-#if (nginx_version >= 1029007)
-
     /*
      * "listen ... multipath": TCP_INFO describes the first subflow, whose
-     * state says nothing of the connection's FINs, but the peek sees the
-     * connection itself (no kernel TLS on MPTCP, so with "ssl" too)
+     * state says nothing of the connection's FINs; the peek sees the
+     * connection itself, and alone decides (no kernel TLS on MPTCP, so
+     * with "ssl" too)
      */
 
-    fin = 0;
-
-    if (c->listening->protocol != 0) {
-        rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
-
-        if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
-            s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
-
-        } else if (rc > 0) {
-            s->unread = 1;
-
-        } else if (rc == 0) {
-            /* the client's FIN, mapped below once shut_wr is known */
-            fin = 1;
-
-        } else {
-            s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
-        }
-
-        goto linger;
-    }
-
+#if (nginx_version >= 1029007)
+    mptcp = (c->listening->protocol != 0);
+#else
+    mptcp = 0;
 #endif
 
     /*
@@ -471,7 +452,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
      * bytes that close() would reset on.
      */
 
-    if (!ctx->ssl) {
+    if (!ctx->ssl || mptcp) {
         rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
 
         if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
@@ -479,6 +460,14 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 
         } else if (rc > 0) {
             s->unread = 1;
+
+        } else if (mptcp) {
+            /* the client's FIN is mapped below, once shut_wr is known */
+            fin = (rc == 0);
+
+            if (!fin) {
+                s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
+            }
         }
 
     } else
@@ -488,7 +477,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     }
 
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
-    if (s->tcp_state == NGX_HTTP_TW_TCP_UNKNOWN) {
+    if (s->tcp_state == NGX_HTTP_TW_TCP_UNKNOWN && !mptcp) {
         len = sizeof(struct tcp_info);
 
         if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
@@ -497,9 +486,6 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     }
 #endif
 
-#if (NGX_LINUX && nginx_version >= 1029007)
-linger:
-#endif
 
     /*
      * nginx sets SO_LINGER only on timed out connections; an HTTP/2
@@ -533,11 +519,9 @@ linger:
     }
 #endif
 
-#if (NGX_LINUX && nginx_version >= 1029007)
-
     /*
-     * as TCP's state would say: CLOSE_WAIT, or CLOSE after a shutdown()
-     * or an RST
+     * MPTCP, as TCP's state would say: CLOSE_WAIT, or CLOSE after a
+     * shutdown() or an RST
      */
 
     if (fin) {
@@ -555,7 +539,6 @@ linger:
                             && !c->close && !ngx_exiting && !ngx_terminate))
                        ? NGX_HTTP_TW_TCP_CLOSE : NGX_HTTP_TW_TCP_CLOSE_WAIT;
     }
-#endif
 }
 
 
