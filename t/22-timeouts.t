@@ -59,41 +59,29 @@ my $n = 3;
 my $plain = $t->port;
 my $reset = $t->port('PORT_3');
 
-sub each_parallel {
-    my ($port, $raw, $end) = @_;
-    return sub {
-        my @s = map {
-            my $s = $t->connect(port => $port);
-            $t->send_raw($s, $raw);
-            $s;
-        } 1 .. $n;
-        $t->close_all(\@s, expect => $end, timeout => 6);
-    };
-}
-
 my $partial = "GET / HTTP/1.1\r\nHost: x\r\n";
 my $upload = "POST /upload HTTP/1.1\r\nHost: x\r\n"
     . "Content-Length: 100\r\n\r\n0123456789";
 
 $t->case_ok(name => 'request_header_timeout', n => 1, accepted => $n,
-            run => each_parallel($plain, $partial, 'eof'),
+            run => $t->parallel($plain, $partial, 'eof', $n),
             expect => { 'request_header_timeout/server' => $n },
             tw_server => $n, tw_client => 0);
 
 $t->case_ok(name => 'request_header_timeout, reset', n => 1, accepted => $n,
             port => $reset,
-            run => each_parallel($reset, $partial, 'reset'),
+            run => $t->parallel($reset, $partial, 'reset', $n),
             expect => { 'request_header_timeout/server_reset' => $n },
             tw_server => 0, tw_client => 0);
 
 $t->case_ok(name => 'body_timeout', n => 1, accepted => $n,
-            run => each_parallel($plain, $upload, 'eof'),
+            run => $t->parallel($plain, $upload, 'eof', $n),
             expect => { 'body_timeout/server' => $n },
             tw_server => $n, tw_client => 0);
 
 $t->case_ok(name => 'body_timeout, reset', n => 1, accepted => $n,
             port => $reset,
-            run => each_parallel($reset, $upload, 'reset'),
+            run => $t->parallel($reset, $upload, 'reset', $n),
             expect => { 'body_timeout/server_reset' => $n },
             tw_server => 0, tw_client => 0);
 

@@ -74,19 +74,6 @@ sub post {
         . "Content-Length: $length\r\n\r\n$body";
 }
 
-# connections in parallel, each sent its bytes, then ended as "end" says
-sub each_parallel {
-    my ($port, $raw, $end) = @_;
-    return sub {
-        my @s = map {
-            my $s = $t->connect(port => $port);
-            $t->send_raw($s, $raw);
-            $s;
-        } 1 .. $n;
-        $t->close_all(\@s, expect => $end, timeout => 6);
-    };
-}
-
 my @where = (['in the location', $t->port('PORT_4'), $t->port('PORT_5')]);
 push @where, ['early', $t->port, $t->port('PORT_2')] if $early;
 
@@ -130,14 +117,15 @@ for my $how (@where) {
 
     $t->case_ok(name => "$where: body_timeout", n => 1, accepted => $n,
                 port => $port,
-                run => each_parallel($port, post(100, '0123456789'), 'eof'),
+                run => $t->parallel($port, post(100, '0123456789'), 'eof',
+                                    $n),
                 expect => { 'body_timeout/server' => $n },
                 tw_server => $n, tw_client => 0);
 
     $t->case_ok(name => "$where: body_timeout, reset", n => 1,
                 accepted => $n, port => $reset,
-                run => each_parallel($reset, post(100, '0123456789'),
-                                     'reset'),
+                run => $t->parallel($reset, post(100, '0123456789'),
+                                    'reset', $n),
                 expect => { 'body_timeout/server_reset' => $n },
                 tw_server => 0, tw_client => 0);
 

@@ -595,6 +595,21 @@ sub close_all {
     }
 }
 
+# parallel($port, $raw, $end, $n): a run for case_ok() that opens n
+# connections at once, sends each the bytes, then waits until each ends
+# as $end says ('eof' or 'reset')
+sub parallel {
+    my ($self, $port, $raw, $end, $n) = @_;
+    return sub {
+        my @s = map {
+            my $s = $self->connect(port => $port);
+            $self->send_raw($s, $raw);
+            $s;
+        } 1 .. $n;
+        $self->close_all(\@s, expect => $end, timeout => 6);
+    };
+}
+
 # tls_cert(): a self-signed certificate for localhost, as
 # PREFIX/cert.pem and PREFIX/key.pem
 sub tls_cert {
