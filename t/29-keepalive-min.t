@@ -22,10 +22,8 @@ use TwTest;
 my $t = TwTest->new(netns => 1, workers => 1);
 $t->need_netns;
 
-my ($version) = `@{[ $t->binary ]} -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)};
 plan skip_all => 'keepalive_min_timeout needs nginx 1.27.4 or later'
-    unless $version && sprintf('%03d%03d%03d', split /\./, $version)
-                       ge '001027004';
+    unless $t->version_at_least('1.27.4');
 
 my $conf = <<'EOF';
 %%TEST_GLOBALS%%

@@ -21,8 +21,7 @@ $t->need_netns;
 plan skip_all => 'CONNECT tunnels need nginx 1.31.0 or later with'
     . ' ngx_http_tunnel_module'
     unless `@{[ $t->binary ]} -V 2>&1` !~ /--without-http_tunnel_module/
-        && (`@{[ $t->binary ]} -v 2>&1` =~ m{nginx/(\d+)\.(\d+)\.})
-        && ($1 > 1 || $2 >= 31);
+        && $t->version_at_least('1.31.0');
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%

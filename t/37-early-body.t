@@ -20,9 +20,7 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-my ($version) = `@{[ $t->binary ]} -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)};
-my $early = $version && sprintf('%03d%03d%03d', split /\./, $version)
-                        ge '001031005';
+my $early = $t->version_at_least('1.31.5');
 
 my $early_servers = $early ? <<'EOF' : '';
     server {

@@ -91,6 +91,15 @@ sub new {
 
 sub prefix   { $_[0]{prefix} }
 sub binary   { $_[0]{binary} }
+
+# $t->version_at_least('1.27.4'): the nginx under test is that version or
+# later
+sub version_at_least {
+    my ($self, $want) = @_;
+    my ($have) = `$self->{binary} -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)};
+    my $key = sub { sprintf '%03d%03d%03d', split /\./, $_[0] };
+    return defined $have && $key->($have) ge $key->($want);
+}
 sub repo     { $REPO_ROOT }
 sub in_netns { $_[0]{in_netns} }
 
