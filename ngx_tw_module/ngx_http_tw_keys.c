@@ -285,7 +285,7 @@ ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t hash,
     sh = twmcf->sh;
     shpool = twmcf->shpool;
 
-    ngx_shmtx_lock(&shpool->mutex);
+    ngx_http_tw_zone_lock(shpool, log);
 
     /* another worker may have added it meanwhile */
 

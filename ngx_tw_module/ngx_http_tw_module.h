@@ -76,6 +76,9 @@ typedef struct {
 #define NGX_HTTP_TW_PROCS         256
 #define NGX_HTTP_TW_PROC_REAPING  ((ngx_atomic_uint_t) -1)
 
+/* the entries in 128 bytes: a worker starts its search at its own */
+#define NGX_HTTP_TW_PROCS_LINE    (128 / sizeof(ngx_http_tw_proc_t))
+
 
 typedef struct {
     ngx_atomic_t                pid;          /* 0: a free entry */
@@ -159,11 +162,14 @@ struct ngx_http_tw_key_s {
 
 /*
  * The slab allocator gives this page-aligned memory, so with the slots
- * first each one starts on its own 128-byte boundary.
+ * first each one starts on its own 128-byte boundary, and so do the
+ * lines of the process entries after them.
  */
 
 typedef struct {
     ngx_http_tw_slot_t          slots[NGX_HTTP_TW_SLOTS];
+    ngx_http_tw_proc_t          procs[NGX_HTTP_TW_PROCS];
+
     ngx_uint_t                  magic;
     time_t                      start_time;
     ngx_atomic_t                generation;
@@ -184,7 +190,6 @@ typedef struct {
     ngx_uint_t                  keys_full;    /* warning logged */
     ngx_http_tw_key_t           overflow;
 
-    ngx_http_tw_proc_t          procs[NGX_HTTP_TW_PROCS];
     ngx_atomic_t                lost;
     ngx_atomic_uint_t           base_lost;    /* at the last reset */
 
@@ -278,6 +283,7 @@ ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
 void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_exit_process(void);
 void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);
+void ngx_http_tw_zone_lock(ngx_slab_pool_t *shpool, ngx_log_t *log);
 void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_counters_t *sum);
 

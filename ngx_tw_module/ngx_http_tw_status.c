@@ -29,8 +29,8 @@ static ngx_int_t ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf,
     ngx_pool_t *pool);
 static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
-static void ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf,
-    ngx_uint_t period, ngx_http_tw_report_t *rp);
+static ngx_int_t ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool);
 static void ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
     ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
@@ -363,35 +363,32 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
         return NGX_ERROR;
     }
 
-    /*
-     * values added while this runs wait for the next response; each entry
-     * is filled in whole by ngx_http_tw_status_keys(), not zeroed first
-     */
-
-    rp->nkeys = twmcf->sh->nkeys;
-    rp->keys = ngx_palloc(pool, (rp->nkeys + 1)
-                                * sizeof(ngx_http_tw_server_report_t));
-    if (rp->keys == NULL) {
-        return NGX_ERROR;
-    }
-
     rp->period = period;
     rp->start_time = sh->start_time;
     rp->period_start = sh->start_time;
 
     if (period == NGX_HTTP_TW_SINCE_START) {
+        if (ngx_http_tw_status_keys(twmcf, period, rp, pool) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         ngx_http_tw_status_servers(twmcf, period, rp);
-        ngx_http_tw_status_keys(twmcf, period, rp);
         rp->lost = sh->lost;
         ngx_http_tw_zone_read(sh, sum);
         ngx_memzero(&base, sizeof(ngx_http_tw_counters_t));
         lost = rp->lost;
 
     } else {
-        ngx_shmtx_lock(&twmcf->shpool->mutex);
+        ngx_http_tw_zone_lock(twmcf->shpool, pool->log);
+
+        /* the keys first: a failed allocation moves no baseline */
+
+        if (ngx_http_tw_status_keys(twmcf, period, rp, pool) != NGX_OK) {
+            ngx_shmtx_unlock(&twmcf->shpool->mutex);
+            return NGX_ERROR;
+        }
 
         ngx_http_tw_status_servers(twmcf, period, rp);
-        ngx_http_tw_status_keys(twmcf, period, rp);
         rp->lost = sh->lost;
         ngx_http_tw_zone_read(sh, sum);
 
@@ -487,7 +484,7 @@ static void
 ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i, n;
+    ngx_uint_t                    i, n, r, k;
     ngx_http_tw_block_t          *b;
     ngx_http_tw_srv_conf_t      **twscfp;
     ngx_http_tw_server_report_t  *sr;
@@ -521,23 +518,80 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     }
 
     rp->nservers = n;
+
+    if (period != NGX_HTTP_TW_RESET) {
+        return;
+    }
+
+    /*
+     * the blocks of servers a reload removed start the new period too:
+     * a reload may bring them back
+     */
+
+    for (b = twmcf->sh->blocks; b; b = b->next) {
+
+        for (i = 0; i < twmcf->servers.nelts; i++) {
+            if (twscfp[i]->block == b) {
+                break;
+            }
+        }
+
+        if (i < twmcf->servers.nelts) {
+            continue;
+        }
+
+        b->base_requests = b->requests;
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                b->base[r][k] = b->closes[r][k];
+            }
+        }
+    }
 }
 
 
-/* the tw_key values, then the overflow */
+/*
+ * The tw_key values, then the overflow.  The bucket heads are copied
+ * first: a value is only ever added at the head of its bucket, so the
+ * lists from the copies hold every value stored at that moment and no
+ * other, however many are added meanwhile.  Each entry of rp->keys is
+ * filled in whole, not zeroed first.
+ */
 
-static void
+static ngx_int_t
 ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
-    ngx_http_tw_report_t *rp)
+    ngx_http_tw_report_t *rp, ngx_pool_t *pool)
 {
     ngx_uint_t                    i, n;
-    ngx_http_tw_key_t            *k, *o;
+    ngx_http_tw_key_t            *k, *o, **heads;
     ngx_http_tw_server_report_t  *sr;
+
+    heads = ngx_palloc(pool,
+                       NGX_HTTP_TW_KEY_BUCKETS * sizeof(ngx_http_tw_key_t *));
+    if (heads == NULL) {
+        return NGX_ERROR;
+    }
 
     n = 0;
 
-    for (i = 0; i < NGX_HTTP_TW_KEY_BUCKETS && n < rp->nkeys; i++) {
-        for (k = twmcf->sh->keys[i]; k && n < rp->nkeys; k = k->next) {
+    for (i = 0; i < NGX_HTTP_TW_KEY_BUCKETS; i++) {
+        heads[i] = twmcf->sh->keys[i];
+
+        for (k = heads[i]; k; k = k->next) {
+            n++;
+        }
+    }
+
+    rp->keys = ngx_palloc(pool, (n + 1) * sizeof(ngx_http_tw_server_report_t));
+    if (rp->keys == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (i = 0; i < NGX_HTTP_TW_KEY_BUCKETS; i++) {
+        for (k = heads[i]; k; k = k->next) {
             sr = &rp->keys[n++];
             sr->name = k->value;
             ngx_str_null(&sr->listen);
@@ -556,6 +610,8 @@ ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
 
     ngx_http_tw_group_read(rp, &rp->overflow, &o->requests, o->closes,
                            &o->base_requests, o->base, period, 0);
+
+    return NGX_OK;
 }
 
 

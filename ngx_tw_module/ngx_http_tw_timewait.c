@@ -19,7 +19,9 @@
 #include "ngx_http_tw_module.h"
 
 
-#define NGX_HTTP_TW_RING_BUSY   ((ngx_atomic_uint_t) -1)
+/* a slot being claimed holds its claimer's pid and this bit */
+#define NGX_HTTP_TW_RING_BUSY                                                 \
+    ((ngx_atomic_uint_t) 1 << (sizeof(ngx_atomic_uint_t) * 8 - 1))
 #define NGX_HTTP_TW_MAX_PORTS   64
 
 
@@ -92,29 +94,39 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
             return 1;
         }
 
-        if (old != NGX_HTTP_TW_RING_BUSY || spin == 2047) {
+        if (old & NGX_HTTP_TW_RING_BUSY) {
+
+            if (spin < 2047) {
+                ngx_cpu_pause();
+                continue;
+            }
 
             /*
-             * a slot still busy after all this was left so by a worker
-             * that died while claiming it: take it over
+             * still busy after all this: taken over only from a claimer
+             * that died, as one that was only descheduled would zero
+             * the counts again when it runs on
              */
 
-            if (old > now && old != NGX_HTTP_TW_RING_BUSY) {
+            if (kill((ngx_pid_t) (old & ~NGX_HTTP_TW_RING_BUSY), 0) == 0
+                || ngx_errno != NGX_ESRCH)
+            {
                 return 0;
             }
 
-            if (ngx_atomic_cmp_set(stamp, old, NGX_HTTP_TW_RING_BUSY)) {
+        } else if (old > now) {
+            return 0;
+        }
 
-                for (i = 0; i < n; i++) {
-                    counts[i] = 0;
-                }
-
-                ngx_memory_barrier();
-
-                *stamp = now;
-
-                return 1;
+        if (ngx_atomic_cmp_set(stamp, old, NGX_HTTP_TW_RING_BUSY | ngx_pid)) {
+            for (i = 0; i < n; i++) {
+                counts[i] = 0;
             }
+
+            ngx_memory_barrier();
+
+            *stamp = now;
+
+            return 1;
         }
 
         ngx_cpu_pause();
@@ -131,7 +143,7 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons)
 {
     ngx_uint_t          i, r;
-    ngx_atomic_uint_t   now, stamp, total;
+    ngx_atomic_uint_t   n, now, stamp, total;
     ngx_http_tw_tick_t *t;
 
     now = ngx_time();
@@ -143,15 +155,18 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
         t = &sh->ring[i];
         stamp = t->stamp;
 
-        if (stamp == NGX_HTTP_TW_RING_BUSY
+        if ((stamp & NGX_HTTP_TW_RING_BUSY)
             || stamp > now || stamp + NGX_HTTP_TW_WINDOW <= now)
         {
             continue;
         }
 
+        /* each count read once: the total is the sum of the reasons */
+
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            reasons[r] += t->counts[r];
-            total += t->counts[r];
+            n = t->counts[r];
+            reasons[r] += n;
+            total += n;
         }
     }
 
@@ -173,7 +188,7 @@ ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
         st = &b->ring[i];
         stamp = st->stamp;
 
-        if (stamp != NGX_HTTP_TW_RING_BUSY
+        if (!(stamp & NGX_HTTP_TW_RING_BUSY)
             && stamp <= now && stamp + NGX_HTTP_TW_WINDOW > now)
         {
             total += st->count;
@@ -193,12 +208,28 @@ void
 ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
 {
 #if (NGX_LINUX)
-    ngx_uint_t  n;
-    in_port_t   ports[NGX_HTTP_TW_MAX_PORTS];
+    ngx_uint_t         n;
+    in_port_t          ports[NGX_HTTP_TW_MAX_PORTS];
+    ngx_atomic_uint_t  pid;
 
-    if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time
-        || !ngx_atomic_cmp_set(&sh->kernel_lock, 0, 1))
+    if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time) {
+        return;
+    }
+
+    /*
+     * the lock holds its owner's pid: a worker killed while it read the
+     * counts leaves it taken, and the next request takes it over
+     */
+
+    pid = sh->kernel_lock;
+
+    if (pid != 0
+        && (kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH))
     {
+        return;
+    }
+
+    if (!ngx_atomic_cmp_set(&sh->kernel_lock, pid, ngx_pid)) {
         return;
     }
 

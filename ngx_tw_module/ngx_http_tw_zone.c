@@ -231,7 +231,7 @@ ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
 void
 ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 {
-    ngx_uint_t           i;
+    ngx_uint_t           n, home;
     ngx_http_tw_proc_t  *e;
 
     ngx_http_tw_sh = twmcf->sh;
@@ -242,17 +242,30 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 
     ngx_http_tw_zone_reap(twmcf->sh);
 
-    ngx_http_tw_proc = &ngx_http_tw_no_proc;
+    /*
+     * the search starts at the worker's own cache line, so that workers
+     * started together do not add to one line at every accept and close
+     */
 
-    for (i = 0; i < NGX_HTTP_TW_PROCS; i++) {
-        e = &twmcf->sh->procs[i];
+    home = (ngx_worker % NGX_HTTP_TW_SLOTS) * NGX_HTTP_TW_PROCS_LINE;
+
+    for (n = 0; n < NGX_HTTP_TW_PROCS; n++) {
+        e = &twmcf->sh->procs[(home + n) % NGX_HTTP_TW_PROCS];
 
         if (e->pid == 0 && ngx_atomic_cmp_set(&e->pid, 0, ngx_pid)) {
             e->open = 0;
             ngx_http_tw_proc = e;
-            break;
+            return;
         }
     }
+
+    ngx_http_tw_proc = &ngx_http_tw_no_proc;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "tw: more than %d worker processes at once, if this"
+                  " one dies the connections it holds stay in \"open\""
+                  " instead of being counted as lost",
+                  NGX_HTTP_TW_PROCS);
 }
 
 
@@ -305,6 +318,54 @@ ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh)
 
         e->pid = 0;
     }
+}
+
+
+/*
+ * The zone's mutex, taken by a worker.  nginx's master frees a mutex
+ * whose holder died, but only in the zones of its current configuration:
+ * after a reload that changed tw_zone_size, the old workers still
+ * finishing their connections would wait for a dead one forever.  So
+ * the waiter looks at the holder now and then, and frees the mutex of
+ * one that is gone, as the master does.  Only a new tw_key value and a
+ * reset take it.
+ */
+
+void
+ngx_http_tw_zone_lock(ngx_slab_pool_t *shpool, ngx_log_t *log)
+{
+#if (NGX_HAVE_ATOMIC_OPS)
+    ngx_uint_t    n;
+    ngx_pid_t     pid;
+    ngx_shmtx_t  *mtx;
+
+    mtx = &shpool->mutex;
+
+    for (n = 1; !ngx_shmtx_trylock(mtx); n++) {
+
+        if (n % 1024 == 0) {
+            pid = (ngx_pid_t) *mtx->lock;
+
+            if (pid != 0 && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH
+                && ngx_shmtx_force_unlock(mtx, pid))
+            {
+                ngx_log_error(NGX_LOG_ALERT, log, 0,
+                              "tw zone mutex was held by process %P, which"
+                              " is gone: freed", pid);
+            }
+        }
+
+        if (ngx_ncpu > 1 && n % 64) {
+            ngx_cpu_pause();
+
+        } else {
+            ngx_sched_yield();
+        }
+    }
+
+#else
+    ngx_shmtx_lock(&shpool->mutex);
+#endif
 }
 
 

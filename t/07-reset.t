@@ -18,7 +18,7 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-$t->write_conf(<<'EOF');
+my $conf = <<'EOF';
 %%TEST_GLOBALS%%
 events { }
 http {
@@ -40,6 +40,7 @@ http {
     }
 }
 EOF
+$t->write_conf($conf);
 
 $t->run;
 
@@ -142,5 +143,47 @@ $r = call('GET', '/admin?since=yesterday');
 is($r->{status}, 400, 'unknown since: 400');
 like($r->{body}, qr/unknown "since", use "start" or "reset": "yesterday"/,
      'with the reason');
+
+# a reset while a reload has removed a server starts its period too: the
+# server a later reload brings back shows only what came after the reset
+
+my $gone = <<'EOF';
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name gone.example;
+        location / { return 200 "gone\n"; }
+    }
+EOF
+(my $with = $conf) =~ s/^(http \{\n)/$1$gone/m
+    or die 'no http block in the configuration';
+
+sub gone_server {
+    my ($st) = @_;
+    my ($sv) = grep { $_->{name} eq 'gone.example' } @{ $st->{servers} };
+    return $sv;
+}
+
+$t->write_conf($with);
+ok($t->reload, 'reload: gone.example added');
+$t->http_get('/', port => $t->port('PORT_1')) for 1 .. 4;
+is(gone_server(json('GET', '/admin?since=reset&format=json'))->{closed}, 4,
+   'gone.example: 4 closes');
+
+$t->write_conf($conf);
+ok($t->reload, 'reload: gone.example removed');
+ok(!gone_server(json('GET', '/admin?format=json')), 'no longer listed');
+json('POST', '/admin?format=json');
+
+$t->write_conf($with);
+ok($t->reload, 'reload: gone.example back');
+$t->http_get('/', port => $t->port('PORT_1')) for 1 .. 2;
+
+$s = json('GET', '/admin?since=reset&format=json');
+is(gone_server($s)->{closed}, 2, 'since the reset: its 2 new closes only');
+is(gone_server(json('GET', '/admin?format=json'))->{closed}, 6,
+   'since the start: all 6');
+my $sum = 0;
+$sum += $_->{closed} for @{ $s->{servers} };
+ok($sum <= $s->{connections}{closed}, 'the servers within the total');
 
 $t->done;
