@@ -179,7 +179,7 @@ $(DYNAMIC)/Makefile: $(TOP)/config
 
 # the classifier's own unit tests: a plain C program, no nginx process
 
-unit: $(UNIT)/classify $(UNIT)/render
+unit: $(UNIT)/classify $(UNIT)/render $(UNIT)/timewait
 
 $(UNIT)/classify: $(TOP)/t/unit/classify.c \
                   $(TOP)/ngx_tw_module/ngx_http_tw_classify.c \
@@ -193,23 +193,27 @@ $(UNIT)/classify: $(TOP)/t/unit/classify.c \
 	    -o $@ $(TOP)/t/unit/classify.c \
 	    $(TOP)/ngx_tw_module/ngx_http_tw_classify.c
 
-# the status renderer with everything else of the test build: its
-# compiler flags, its objects but the renderer's own (the test includes
-# it) and nginx's main(), and its link options; relinked at every run
+# the status renderer and the kernel's counts, each with everything else
+# of the test build: its compiler flags, its objects but the one the test
+# includes and nginx's main(), and its link options; relinked at every run
 
 RENDER_LINK = sed -n '/-o $(subst /,\/,$(NGINX)) /,/^$$/p' $(STATIC)/Makefile \
               | tr -s ' \t\\' '\n'
 
-$(UNIT)/render: $(TOP)/t/unit/render.c build
+UNIT_SOURCE_render   = status
+UNIT_SOURCE_timewait = timewait
+
+$(UNIT)/render $(UNIT)/timewait: $(UNIT)/%: $(TOP)/t/unit/%.c build
 	@mkdir -p $(UNIT)
 	objcopy --redefine-sym main=ngx_tw_unit_nginx_main \
 	    $(STATIC)/src/core/nginx.o $(UNIT)/nginx.o
 	cd $(NGINX_SRC) && $(CC) $$(sed -n 's/^CFLAGS =//p' $(STATIC)/Makefile) \
 	    $$(sed -n '/^ALL_INCS/,/^$$/p' $(STATIC)/Makefile \
 	       | grep -o -e '-I [^ ]*' | tr '\n' ' ') \
-	    -o $@ $(TOP)/t/unit/render.c \
+	    -o $@ $(TOP)/t/unit/$*.c \
 	    $$($(RENDER_LINK) | grep -e '\.o$$' \
-	       | grep -v -e '/src/core/nginx\.o$$' -e '/ngx_http_tw_status\.o$$') \
+	       | grep -v -e '/src/core/nginx\.o$$' \
+	             -e '/ngx_http_tw_$(UNIT_SOURCE_$*)\.o$$') \
 	    $(UNIT)/nginx.o \
 	    $$($(RENDER_LINK) | grep -e '^-' | grep -v -e '^-o$$')
 

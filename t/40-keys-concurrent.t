@@ -3,7 +3,8 @@
 # tw_status read while workers store new tw_key values: every response
 # lists every value an earlier one listed, and since a reset the values'
 # closes never add up to more than the total, however the reads, the
-# resets and the new values interleave.
+# resets and the new values interleave (but for the closes under way at
+# a reset).
 
 use strict;
 use warnings;
@@ -50,16 +51,22 @@ sub call {
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $sp,
                                   Timeout => 10)
         or die "connect: $!";
-    $t->send_raw($s, "$method /tw_status?format=json$query HTTP/1.1\r\n"
-                 . "Host: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-    my $r = $t->read_response($s);
+
+    # HTTP/1.0: the body ends with the connection, read in one go (the
+    # harness's reader parses as it goes, slow for a large response)
+
+    $t->send_raw($s, "$method /tw_status?format=json$query HTTP/1.0\r\n"
+                 . "Content-Length: 0\r\n\r\n");
+    my $b = '';
+    1 while sysread($s, $b, 1 << 20, length $b);
     close $s;
-    die "no status response\n" unless $r && $r->{status} == 200;
+    $b =~ s/\A(HTTP\/1\.\d (\d+)[^\n]*\n(?:[^\n]+\n)*?\r?\n)//
+        or die "no status response:\n$b\n";
+    die "status $2\n$b\n" unless $2 == 200;
 
     # the few fields needed, read from the JSON as nginx writes it: a
     # full parse of a thousand values takes longer than storing them
 
-    my $b = $r->{body};
     my %st;
     ($st{closed}) = $b =~ /"connections":\{[^}]*"closed":(\d+)/
         or die "no connections in the status:\n$b\n";
@@ -78,8 +85,11 @@ my @kids;
 for my $k (1 .. 2) {
     my $pid = fork // die "fork: $!";
     if ($pid == 0) {
+
         for my $i (1 .. 2000) {
             last if -e $stop;
+
+
             my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                           PeerPort => $port, Timeout => 10)
                 or next;
@@ -109,9 +119,13 @@ for my $n (1 .. $readings) {
         $last = keys %$now;
     }
 
+    # since a reset, a close under way while it was made may be in its
+    # value and not in the total: one per client at most
+
     my $sum = $st->{overflow};
     $sum += $_ for values %$now;
-    $over++ if $sum > $st->{closed};
+    my $since_start = $q->[0] eq 'GET' && $q->[1] eq '';
+    $over++ if $sum > $st->{closed} + ($since_start ? 0 : 2);
 }
 
 open my $fh, '>', $stop or die "$stop: $!";

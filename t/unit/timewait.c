@@ -1,0 +1,334 @@
+
+/*
+ * Copyright (C) ngx_tw authors
+ */
+
+
+/*
+ * Unit tests of the kernel's TIME_WAIT counts (ngx_http_tw_timewait.c):
+ * the sock_diag dump, and /proc/net/tcp, the way without it, count the
+ * same sockets.  Real TIME_WAIT sockets are made on a port of 127.0.0.1
+ * (and ::1 where there is IPv6) that the test bound itself, closing the
+ * accepted side first; a /proc/net/tcp of its own, longer than the read
+ * buffer, checks the parser line by line.  Prints TAP; t/41-kernel.t
+ * runs it.  Built with the objects of the test build of nginx
+ * ("make unit").
+ */
+
+
+#include "ngx_http_tw_timewait.c"
+
+
+static int        tests, failed;
+static ngx_log_t  ngx_http_tw_unit_log;
+
+
+static void
+ok(int pass, const char *fmt, ...)
+{
+    u_char   text[256], *last;
+    va_list  args;
+
+    tests++;
+
+    if (!pass) {
+        failed++;
+    }
+
+    va_start(args, fmt);
+    last = ngx_vslprintf(text, text + sizeof(text), fmt, args);
+    va_end(args);
+
+    printf("%s %d - %.*s\n", pass ? "ok" : "not ok", tests,
+           (int) (last - text), text);
+}
+
+
+/* a listening socket on the loopback address of a family, any port */
+
+static ngx_socket_t
+listener(int family, in_port_t *port)
+{
+    socklen_t            len;
+    ngx_socket_t         s;
+    struct sockaddr_in   sin;
+    struct sockaddr_in6  sin6;
+
+    s = socket(family, SOCK_STREAM, 0);
+
+    if (s == (ngx_socket_t) -1) {
+        return s;
+    }
+
+    if (family == AF_INET) {
+        ngx_memzero(&sin, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(sin);
+
+        if (bind(s, (struct sockaddr *) &sin, len) == -1
+            || getsockname(s, (struct sockaddr *) &sin, &len) == -1)
+        {
+            goto failed;
+        }
+
+        *port = ntohs(sin.sin_port);
+
+    } else {
+        ngx_memzero(&sin6, sizeof(sin6));
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_addr = in6addr_loopback;
+        len = sizeof(sin6);
+
+        if (bind(s, (struct sockaddr *) &sin6, len) == -1
+            || getsockname(s, (struct sockaddr *) &sin6, &len) == -1)
+        {
+            goto failed;
+        }
+
+        *port = ntohs(sin6.sin6_port);
+    }
+
+    if (listen(s, 128) == -1) {
+        goto failed;
+    }
+
+    return s;
+
+failed:
+
+    close(s);
+    return (ngx_socket_t) -1;
+}
+
+
+/*
+ * n connections to the listener, each closed by the accepting side
+ * first, then by the client once it has read the FIN: n TIME_WAIT
+ * sockets on the listener's port
+ */
+
+static ngx_int_t
+time_wait(int family, ngx_socket_t ls, ngx_uint_t n)
+{
+    char                  ch;
+    socklen_t             len;
+    ngx_uint_t            i;
+    ngx_socket_t          c, a;
+    struct sockaddr_in6   sa;
+
+    len = sizeof(sa);
+
+    if (getsockname(ls, (struct sockaddr *) &sa, &len) == -1) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        c = socket(family, SOCK_STREAM, 0);
+
+        if (c == (ngx_socket_t) -1
+            || connect(c, (struct sockaddr *) &sa, len) == -1)
+        {
+            return NGX_ERROR;
+        }
+
+        a = accept(ls, NULL, NULL);
+
+        if (a == (ngx_socket_t) -1) {
+            return NGX_ERROR;
+        }
+
+        close(a);
+
+        if (read(c, &ch, 1) != 0) {
+            return NGX_ERROR;
+        }
+
+        close(c);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the count, once the last FINs are in: the kernel may be a little late */
+
+static ngx_int_t
+settled(ngx_int_t (*count)(int family, in_port_t *ports, ngx_uint_t n,
+    ngx_log_t *log), int family, in_port_t port, ngx_int_t want)
+{
+    ngx_int_t   got;
+    ngx_uint_t  i;
+
+    for (i = 0; i < 100; i++) {
+        got = count(family, &port, 1, &ngx_http_tw_unit_log);
+
+        if (got == want) {
+            break;
+        }
+
+        ngx_msleep(10);
+    }
+
+    return got;
+}
+
+
+static ngx_int_t
+proc_count(int family, in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
+{
+    return ngx_http_tw_kernel_file(family == AF_INET ? "/proc/net/tcp"
+                                                     : "/proc/net/tcp6",
+                                   ports, n, log);
+}
+
+
+#if (NGX_HTTP_TW_SOCK_DIAG)
+
+static ngx_int_t
+diag_count(int family, in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
+{
+    return ngx_http_tw_kernel_diag(family, ports, n, log);
+}
+
+#endif
+
+
+static void
+family_tests(int family, const char *name, ngx_uint_t n)
+{
+    in_port_t     port, idle, ports[2];
+    ngx_socket_t  ls, quiet;
+
+    ls = listener(family, &port);
+    quiet = listener(family, &idle);
+
+    if (ls == (ngx_socket_t) -1 || quiet == (ngx_socket_t) -1) {
+        printf("# %s: no loopback address, skipped\n", name);
+        return;
+    }
+
+    ok(time_wait(family, ls, n) == NGX_OK,
+       "%s: %ui connections closed by the accepting side", name, n);
+
+    ok(settled(proc_count, family, port, n) == (ngx_int_t) n,
+       "%s: /proc: %ui TIME_WAIT on the port", name, n);
+
+    ports[0] = idle;
+    ports[1] = port;
+
+    ok(ngx_http_tw_kernel_file(family == AF_INET ? "/proc/net/tcp"
+                                                 : "/proc/net/tcp6",
+                               ports, 1, &ngx_http_tw_unit_log) == 0,
+       "%s: /proc: none on a port without connections", name);
+
+#if (NGX_HTTP_TW_SOCK_DIAG)
+
+    ok(settled(diag_count, family, port, n) == (ngx_int_t) n,
+       "%s: sock_diag: %ui TIME_WAIT on the port", name, n);
+
+    ok(ngx_http_tw_kernel_diag(family, ports, 1, &ngx_http_tw_unit_log)
+       == 0, "%s: sock_diag: none on a port without connections", name);
+
+    ok(ngx_http_tw_kernel_diag(family, ports, 2, &ngx_http_tw_unit_log)
+       == (ngx_int_t) n, "%s: sock_diag: either port, %ui", name, n);
+
+#endif
+
+    close(ls);
+    close(quiet);
+}
+
+
+/*
+ * A /proc/net/tcp of its own, about 60 KB: lines that cross the ends of
+ * the 16 KB read buffer, every state, the port in the remote address
+ * too.  Every seventh line is a TIME_WAIT socket on port 0x1F90 (8080).
+ */
+
+static void
+file_tests(void)
+{
+    u_char      line[256], *last;
+    ngx_fd_t    fd;
+    in_port_t   ports[2];
+    ngx_uint_t  i, want, other;
+
+    static char  name[] = "/tmp/ngx_tw_unit_tcp.XXXXXX";
+
+    fd = mkstemp(name);
+
+    if (fd == NGX_INVALID_FILE) {
+        ok(0, "a file of our own: %s", strerror(errno));
+        return;
+    }
+
+    last = ngx_sprintf(line, "  sl  local_address rem_address   st tx_queue"
+                       " rx_queue tr tm->when retrnsmt   uid  timeout"
+                       " inode\n");
+    (void) write(fd, line, last - line);
+
+    want = 0;
+    other = 0;
+
+    for (i = 0; i < 400; i++) {
+        last = ngx_sprintf(line, "%4ui: 0100007F:%04XD 0100007F:%04XD %02XD"
+                           " 00000000:00000000 03:00000A5B 00000000     0"
+                           "        0 %ui 3 0000000000000000\n",
+                           i, i % 7 ? 0x1F91 : 0x1F90,
+                           i % 5 ? 0xC000 + (int) i : 0x1F90,
+                           i % 7 ? (int) (i % 11) + 1 : 6,
+                           i * i * 7919);
+        (void) write(fd, line, last - line);
+
+        if (i % 7 == 0) {
+            want++;
+
+        } else if (i % 11 + 1 == NGX_HTTP_TW_TCP_TIME_WAIT) {
+            other++;
+        }
+    }
+
+    close(fd);
+
+    ports[0] = 0x1F90;
+    ports[1] = 0x1F91;
+
+    ok(ngx_http_tw_kernel_file(name, ports, 1, &ngx_http_tw_unit_log)
+       == (ngx_int_t) want, "file: %ui TIME_WAIT on 8080", want);
+
+    /* the sockets of 8081 are in every state but TIME_WAIT's (6) */
+
+    ok(ngx_http_tw_kernel_file(name, &ports[1], 1, &ngx_http_tw_unit_log)
+       == (ngx_int_t) other, "file: %ui TIME_WAIT on 8081, of all its"
+       " states", other);
+
+    ok(ngx_http_tw_kernel_file(name, ports, 2, &ngx_http_tw_unit_log)
+       == (ngx_int_t) (want + other), "file: both ports");
+
+    ok(ngx_http_tw_kernel_file("/nonexistent/tcp", ports, 1,
+                               &ngx_http_tw_unit_log) == NGX_ERROR,
+       "file: none to read");
+
+    unlink(name);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+
+    ngx_pagesize = 4096;
+    ngx_time_init();
+
+    ngx_http_tw_unit_log.log_level = NGX_LOG_EMERG;
+
+    family_tests(AF_INET, "IPv4", 50);
+    family_tests(AF_INET6, "IPv6", 20);
+    file_tests();
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
