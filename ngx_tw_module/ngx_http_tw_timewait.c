@@ -25,9 +25,16 @@
 #endif
 
 
-/* a slot being claimed holds its claimer's pid and this bit */
-#define NGX_HTTP_TW_RING_BUSY                                                 \
-    ((ngx_atomic_uint_t) 1 << (sizeof(ngx_atomic_uint_t) * 8 - 1))
+/*
+ * A slot being claimed holds ~pid, its claimer's pid with every bit
+ * flipped: above any second, as Linux pids stay below 2^22, even with
+ * 32-bit counters (until 2105).
+ */
+
+#define ngx_http_tw_ring_busy(pid)      (~(ngx_atomic_uint_t) (pid))
+#define ngx_http_tw_ring_is_busy(stamp)                                       \
+    ((stamp) >= ~(ngx_atomic_uint_t) 0x3fffff)
+#define ngx_http_tw_ring_claimer(stamp) ((ngx_pid_t) ~(stamp))
 #define NGX_HTTP_TW_MAX_PORTS   64
 
 
@@ -104,7 +111,7 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
             return 1;
         }
 
-        if (old & NGX_HTTP_TW_RING_BUSY) {
+        if (ngx_http_tw_ring_is_busy(old)) {
 
             if (spin < 2047) {
                 ngx_cpu_pause();
@@ -117,7 +124,7 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
              * the counts again when it runs on
              */
 
-            if (kill((ngx_pid_t) (old & ~NGX_HTTP_TW_RING_BUSY), 0) == 0
+            if (kill(ngx_http_tw_ring_claimer(old), 0) == 0
                 || ngx_errno != NGX_ESRCH)
             {
                 return 0;
@@ -127,7 +134,7 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
             return 0;
         }
 
-        if (ngx_atomic_cmp_set(stamp, old, NGX_HTTP_TW_RING_BUSY | ngx_pid)) {
+        if (ngx_atomic_cmp_set(stamp, old, ngx_http_tw_ring_busy(ngx_pid))) {
             for (i = 0; i < n; i++) {
                 counts[i] = 0;
             }
@@ -142,7 +149,9 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
         ngx_cpu_pause();
     }
 
-    return 0;
+    /* the claimer may have finished while the last round looked */
+
+    return (*stamp == now);
 }
 
 
@@ -165,7 +174,7 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
         t = &sh->ring[i];
         stamp = t->stamp;
 
-        if ((stamp & NGX_HTTP_TW_RING_BUSY)
+        if (ngx_http_tw_ring_is_busy(stamp)
             || stamp > now || stamp + NGX_HTTP_TW_WINDOW <= now)
         {
             continue;
@@ -198,7 +207,7 @@ ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
         st = &b->ring[i];
         stamp = st->stamp;
 
-        if (!(stamp & NGX_HTTP_TW_RING_BUSY)
+        if (!ngx_http_tw_ring_is_busy(stamp)
             && stamp <= now && stamp + NGX_HTTP_TW_WINDOW > now)
         {
             total += st->count;
