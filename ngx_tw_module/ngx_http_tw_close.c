@@ -407,7 +407,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     int                        n;
     socklen_t                  len;
     struct linger              linger;
-    ngx_uint_t                 fin;
+    ngx_uint_t                 fin, peek;
 #if (NGX_LINUX)
     u_char                     ch;
     ssize_t                    rc;
@@ -423,6 +423,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     s->unread = 0;
     fin = 0;
+    peek = 0;
 
 #if (NGX_LINUX)
 
@@ -453,6 +454,7 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
      */
 
     if (!ctx->ssl || mptcp) {
+        peek = 1;
         rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
 
         if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
@@ -469,12 +471,8 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
                 s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
             }
         }
-
-    } else
-#endif
-    if (ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
-        s->unread = 1;
     }
+#endif
 
 #if (NGX_HAVE_TCP_INFO && NGX_LINUX)
     if (s->tcp_state == NGX_HTTP_TW_TCP_UNKNOWN && !mptcp) {
@@ -485,6 +483,17 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
         }
     }
 #endif
+
+    /*
+     * without the peek, the bytes left after the state: the client's
+     * last bytes and its FIN may come in between, and bytes seen late
+     * are still seen (close() resets on them), where a FIN seen with
+     * them gone unseen would be taken for a client's close
+     */
+
+    if (!peek && ioctl(c->fd, FIONREAD, &n) == 0 && n > 0) {
+        s->unread = 1;
+    }
 
 
     /*
