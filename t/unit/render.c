@@ -20,6 +20,7 @@
 
 
 #include "ngx_http_tw_status.c"
+#include "tap.h"
 
 
 typedef struct {
@@ -36,30 +37,6 @@ static void check(ngx_uint_t f, const char *format, u_char fill,
 static ngx_log_t                 ngx_http_tw_unit_log;
 static ngx_http_core_srv_conf_t  ngx_http_tw_unit_cscf;
 static ngx_http_core_loc_conf_t  ngx_http_tw_unit_clcf;
-static int                       tests, failed;
-
-
-/* the name is formatted as ngx_sprintf() formats */
-
-static void
-ok(int pass, const char *fmt, ...)
-{
-    u_char   text[256], *last;
-    va_list  args;
-
-    tests++;
-
-    if (!pass) {
-        failed++;
-    }
-
-    va_start(args, fmt);
-    last = ngx_vslprintf(text, text + sizeof(text), fmt, args);
-    va_end(args);
-
-    printf("%s %d - %.*s\n", pass ? "ok" : "not ok", tests,
-           (int) (last - text), text);
-}
 
 
 /* a zone with nservers servers and nkeys key values, every cell at v */

@@ -17,31 +17,10 @@
 
 
 #include "ngx_http_tw_timewait.c"
+#include "tap.h"
 
 
-static int        tests, failed;
 static ngx_log_t  ngx_http_tw_unit_log;
-
-
-static void
-ok(int pass, const char *fmt, ...)
-{
-    u_char   text[256], *last;
-    va_list  args;
-
-    tests++;
-
-    if (!pass) {
-        failed++;
-    }
-
-    va_start(args, fmt);
-    last = ngx_vslprintf(text, text + sizeof(text), fmt, args);
-    va_end(args);
-
-    printf("%s %d - %.*s\n", pass ? "ok" : "not ok", tests,
-           (int) (last - text), text);
-}
 
 
 /* a listening socket on the loopback address of a family, any port */
