@@ -194,7 +194,7 @@ typedef struct {
     ngx_atomic_uint_t           base_lost;    /* at the last reset */
 
     /* the kernel's counts, read at most once a second */
-    ngx_atomic_t                kernel_lock;
+    ngx_atomic_t                kernel_lock;  /* its holder's pid, or 0 */
     ngx_atomic_t                kernel_time;
     ngx_atomic_int_t            kernel_listen;    /* -1: unknown */
     ngx_atomic_int_t            kernel_host;
