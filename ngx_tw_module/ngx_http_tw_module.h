@@ -373,12 +373,51 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 
 
 /* ngx_http_tw_timewait.c */
-void ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh,
-    ngx_http_tw_block_t *b, ngx_uint_t reason);
+ngx_uint_t ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
+    ngx_uint_t n, ngx_atomic_uint_t now);
 ngx_atomic_uint_t ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons);
 ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
 void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
+
+/*
+ * A close where nginx sent the first FIN, counted in the estimate's ring
+ * for this second.  Inline, as most closes take this path: only the
+ * first close of a second calls out, to claim its slot.
+ */
+
+static ngx_inline void
+ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
+    ngx_uint_t reason)
+{
+    ngx_atomic_uint_t           now;
+    ngx_http_tw_tick_t         *t;
+    ngx_http_tw_server_tick_t  *st;
+
+    now = ngx_time();
+
+    t = &sh->ring[now % NGX_HTTP_TW_RING];
+
+    if (t->stamp == now
+        || ngx_http_tw_ring_claim(&t->stamp, t->counts,
+                                  NGX_HTTP_TW_NREASONS, now))
+    {
+        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+    }
+
+    if (b == NULL) {
+        return;
+    }
+
+    st = &b->ring[now % NGX_HTTP_TW_RING];
+
+    if (st->stamp == now
+        || ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now))
+    {
+        (void) ngx_atomic_fetch_add(&st->count, 1);
+    }
+}
+
 
 /* ngx_http_tw_keys.c */
 ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,

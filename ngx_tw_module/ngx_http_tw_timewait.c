@@ -38,8 +38,6 @@
 #define NGX_HTTP_TW_MAX_PORTS   64
 
 
-static ngx_uint_t ngx_http_tw_ring_claim(ngx_atomic_t *stamp,
-    ngx_atomic_t *counts, ngx_uint_t n, ngx_atomic_uint_t now);
 #if (NGX_LINUX)
 static ngx_int_t ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n,
     ngx_log_t *log);
@@ -53,41 +51,6 @@ static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
 #endif
 
 
-void
-ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
-    ngx_uint_t reason)
-{
-    ngx_atomic_uint_t           now;
-    ngx_http_tw_tick_t         *t;
-    ngx_http_tw_server_tick_t  *st;
-
-    now = ngx_time();
-
-    /* most closes find the slot already counting this second */
-
-    t = &sh->ring[now % NGX_HTTP_TW_RING];
-
-    if (t->stamp == now
-        || ngx_http_tw_ring_claim(&t->stamp, t->counts,
-                                  NGX_HTTP_TW_NREASONS, now))
-    {
-        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
-    }
-
-    if (b == NULL) {
-        return;
-    }
-
-    st = &b->ring[now % NGX_HTTP_TW_RING];
-
-    if (st->stamp == now
-        || ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now))
-    {
-        (void) ngx_atomic_fetch_add(&st->count, 1);
-    }
-}
-
-
 /*
  * Makes a slot count the second "now".  The first writer of a new second
  * marks the slot busy, zeroes it, then stamps it; the others wait the few
@@ -96,7 +59,7 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
  * missing from the estimate, and nothing ever blocks.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
     ngx_uint_t n, ngx_atomic_uint_t now)
 {
