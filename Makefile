@@ -5,6 +5,8 @@
 #   make test           build everything the tests need, run the suite
 #   make vanilla        the same nginx without the module: build/vanilla/nginx
 #   make dynamic        build/dynamic/ngx_http_tw_module.so for Debian's nginx
+#   make minimal        nginx's default build less TLS, HTTP/2, regexes and
+#                       gzip, with the module: build/minimal/nginx
 #   make test-dynamic   the suite against Debian's nginx with that .so
 #   make demo           nginx with the classic TIME_WAIT problems, traffic,
 #                       and the status with its advice
@@ -32,6 +34,7 @@ VANILLA      := $(BUILD)/vanilla
 DYNAMIC      := $(BUILD)/dynamic
 UNIT         := $(BUILD)/unit
 ASAN         := $(BUILD)/asan
+MINIMAL      := $(BUILD)/minimal
 BENCH_PLAIN  := $(BUILD)/bench-plain
 BENCH_MODULE := $(BUILD)/bench-module
 RUNDIR       := $(BUILD)/run
@@ -52,8 +55,8 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 
 PROVE_JOBS   ?= $(JOBS)
 
-.PHONY: all build vanilla dynamic unit run test test-dynamic demo bench \
-        bench-builds asan test-asan test-valgrind clean FORCE
+.PHONY: all build vanilla dynamic minimal unit run test test-dynamic demo \
+        bench bench-builds asan test-asan test-valgrind clean FORCE
 
 all: build
 
@@ -106,6 +109,23 @@ $(VANILLA)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/vanilla.id
 	    $(if $(LDFLAGS),--with-ld-opt="$(LDFLAGS)") \
 	    > $(BUILD)/vanilla.configure.log \
 	    || { tail -n 20 $(BUILD)/vanilla.configure.log; exit 1; }
+
+# the module without what nginx builds only on request or with a library:
+# no TLS, no HTTP/2, no PCRE (so no rewrite module), no gzip
+
+MINIMAL_FLAGS := --without-pcre --without-http_rewrite_module \
+                 --without-http_gzip_module
+
+$(MINIMAL)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(TOP)/config
+	@util/deps.sh build
+	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(MINIMAL) \
+	    --prefix=$(RUNDIR) $(MINIMAL_FLAGS) \
+	    --add-module=$(TOP) > $(BUILD)/minimal.configure.log \
+	    || { tail -n 20 $(BUILD)/minimal.configure.log; exit 1; }
+
+minimal: $(MINIMAL)/Makefile
+	$(MAKE) -s -C $(NGINX_SRC) -f $(MINIMAL)/Makefile -j$(JOBS) \
+	    $(MINIMAL)/nginx
 
 # sanitizers: alignment is left out, nginx's HTTP/2 code stores unaligned
 # on x86 on purpose; NGX_DEBUG_PALLOC makes pool allocations visible to
@@ -249,7 +269,7 @@ bench: bench-builds
 
 # the suite: real nginx processes, real sockets on loopback
 
-test: build dynamic unit
+test: build dynamic minimal unit
 	@util/deps.sh test
 	prove -j$(PROVE_JOBS) t/
 ifneq ($(TW_TEST_LONG),)
@@ -264,18 +284,19 @@ test-dynamic: dynamic
 # leaks are not checked: nginx leaves its pools to the exit on purpose;
 # t/ubsan.supp lists what nginx 1.22 itself reports (see there)
 
-test-asan: asan dynamic unit
+test-asan: asan dynamic minimal unit
 	@util/deps.sh test
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:suppressions=$(TOP)/t/ubsan.supp \
 	TEST_NGINX_BINARY=$(ASAN)/nginx prove -j$(PROVE_JOBS) t/
 
-test-valgrind: build dynamic unit
+test-valgrind: build dynamic minimal unit
 	@util/deps.sh test valgrind
 	TEST_NGINX_VALGRIND=1 prove t/
 
 clean:
-	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(UNIT) $(ASAN) $(BENCH_PLAIN) \
+	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(MINIMAL) $(UNIT) $(ASAN) \
+	    $(BENCH_PLAIN) \
 	    $(BENCH_MODULE) $(BUILD)/*.id \
 	    $(BUILD)/*.log
 

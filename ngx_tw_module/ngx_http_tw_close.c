@@ -758,7 +758,9 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     ngx_http_tw_key_t         *key;
     ngx_http_tw_conn_t        *ctx;
     ngx_http_tw_srv_conf_t    *srv;
+#if (NGX_HTTP_V2 || nginx_version >= 1027004)
     ngx_http_core_loc_conf_t  *clcf;
+#endif
 
     if (r != r->main) {
         return NGX_OK;

@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, or, when not root,
 # prints the exact command that would.
 #
-#   util/deps.sh build|dynamic|test|bench ...
+#   util/deps.sh build|dynamic|test|bench|valgrind ...
 
 set -e
 
@@ -22,6 +22,8 @@ done
 
 missing=""
 for p in $pkgs; do
+    case " $missing " in *" $p "*) continue ;; esac
+
     if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null \
          | grep -q '^install ok installed$'
     then
@@ -38,7 +40,30 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
+# nginx (Debian's binary, for the dynamic module) and prometheus (for
+# promtool) are wanted for their programs alone: their services are not
+# started by the installation, nor at the next boot
+
+services=""
+for p in $missing; do
+    case "$p" in
+    nginx|prometheus) services="$services $p" ;;
+    esac
+done
+
+policy=/usr/sbin/policy-rc.d
+
+if [ -n "$services" ] && [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
+
 echo "installing Debian packages:$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null || apt-get update
 apt-get install -y -q --no-install-recommends $missing
+
+if [ -n "$services" ] && [ -d /run/systemd/system ]; then
+    systemctl disable -q $services 2>/dev/null || true
+fi
