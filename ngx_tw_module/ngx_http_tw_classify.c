@@ -61,17 +61,16 @@ ngx_str_t  ngx_http_tw_reason_names[] = {
 ngx_uint_t
 ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
 {
-    if (s->linger_reset) {
-        return NGX_HTTP_TW_SERVER_RESET;
-    }
-
     if (s->tcp_state == NGX_HTTP_TW_TCP_CLOSE) {
 
         /*
          * CLOSE is either a received RST (whose unread bytes stay in the
          * queue), or the end of a lingering close: nginx's FIN, then the
          * client's FIN moved the socket's TIME_WAIT to a separate kernel
-         * object
+         * object.  close() sends nothing on a closed socket, not even
+         * with SO_LINGER {1, 0}: an HTTP/2 stream that timed out sets it
+         * on the connection's socket, which often ends later with a
+         * lingering close.
          */
 
         if (s->shut_wr && !s->read_error) {
@@ -85,6 +84,10 @@ ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
         }
 
         return NGX_HTTP_TW_CLIENT_RESET;
+    }
+
+    if (s->linger_reset) {
+        return NGX_HTTP_TW_SERVER_RESET;
     }
 
     if (s->unread) {

@@ -49,6 +49,11 @@ http {
 
         location / { return 200 "ok\n"; }
     }
+    server {
+        listen 127.0.0.1:%%PORT_2%% http2;
+        reset_timedout_connection on;
+        location / { return 444; }
+    }
     %%STATUS_SERVER%%
 }
 EOF
@@ -138,5 +143,27 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
     is($t->tw_client(%port) - $twc, $extra,
        'keepalive_requests: kernel: a client TIME-WAIT for each extra one');
 }
+
+# reset_timedout_connection on: a stream's "return 444" sets SO_LINGER
+# {1, 0} on the connection's socket, but the connection goes on; when it
+# ends idle, nginx's GOAWAY and FIN go first, the client answers with its
+# FIN, and close() has nothing left to reset: a server TIME-WAIT
+
+my $drop = $preface
+    . "\x00\x00\x14\x01\x05\x00\x00\x00\x01"     # HEADERS, stream 1, end
+    . "\x82\x86\x04\x05/drop\x01\x09localhost";     # GET http /drop
+
+$t->case_ok(name => 'HTTP/2, a stream reset, then idle', n => 1,
+            accepted => $n, port => $t->port('PORT_2'),
+            run => sub {
+                my @s = map {
+                    my $s = $t->connect(port => $t->port('PORT_2'));
+                    $t->send_raw($s, $drop);
+                    $s;
+                } 1 .. $n;
+                $t->close_all(\@s, expect => 'eof', timeout => 6);
+            },
+            expect => { 'http2/server' => $n },
+            tw_server => $n, tw_client => 0);
 
 $t->done;

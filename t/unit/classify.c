@@ -196,6 +196,17 @@ test_closer(void)
     s->conn_timedout = 1;
     CHECK(s, SERVER_RESET, CLOSED_BY_CONFIG,
           "SO_LINGER 0 (reset_timedout_connection): server RST");
+
+    s = snap(HTTP2, CLOSE);
+    s->linger_reset = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, HTTP2,
+          "SO_LINGER 0 after both FINs of a lingering close: no RST");
+
+    s = snap(HTTP2, CLOSE);
+    s->linger_reset = 1;
+    CHECK(s, CLIENT_RESET, HTTP2,
+          "SO_LINGER 0 on a socket the client reset: its RST");
 }
 
 
