@@ -518,12 +518,17 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     {
         ctx->http2 = 1;
 
-        /* c->data is the h2c once ngx_http_v2_init() has allocated it */
+        /*
+         * c->data is the h2c once ngx_http_v2_init() has allocated it;
+         * ngx_http_v2_lingering_close() sets lingering_time before its
+         * TLS shutdown, and this write handler right before shutdown()
+         */
 
         h2c = c->data;
 
         if (h2c != NULL && h2c->connection == c) {
-            s->shut_wr = (h2c->lingering_time != 0);
+            s->shut_wr = (h2c->lingering_time != 0
+                          && c->write->handler == ngx_http_empty_handler);
         }
     }
 #endif
