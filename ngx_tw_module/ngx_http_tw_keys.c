@@ -308,7 +308,7 @@ ngx_http_tw_key_add(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t hash,
 
         if (!sh->keys_full) {
             sh->keys_full = 1;
-            ngx_log_error(NGX_LOG_WARN, log, 0,
+            ngx_log_error(NGX_LOG_ERR, log, 0,
                           "tw zone is full: new tw_key values are counted"
                           " as overflow; increase tw_zone_size");
         }

@@ -174,7 +174,7 @@ ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
 
         if (twscfp[i]->block == NULL && !twmcf->sh->full) {
             twmcf->sh->full = 1;
-            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+            ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
                           "tw zone is full: server \"%V\" on %V and the"
                           " servers after it are counted in the totals"
                           " only; increase tw_zone_size",
