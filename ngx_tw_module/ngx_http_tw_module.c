@@ -19,6 +19,8 @@ static char *ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tw_status_format(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_tw_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tw_servers(ngx_conf_t *cf,
@@ -79,10 +81,10 @@ static ngx_command_t  ngx_http_tw_commands[] = {
 
     { ngx_string("tw_status_format"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_tw_status_format,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_tw_loc_conf_t, format),
-      &ngx_http_tw_status_formats },
+      0,
+      NULL },
 
     { ngx_string("tw_status_reset"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -228,9 +230,48 @@ ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_tw_status_handler) {
+        return "is duplicate";
+    }
+
     clcf->handler = ngx_http_tw_status_handler;
 
     return NGX_CONF_OK;
+}
+
+
+/* as nginx's enum slot, with the values in the message */
+
+static char *
+ngx_http_tw_status_format(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tw_loc_conf_t *twlcf = conf;
+
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
+
+    if (twlcf->format != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (e = ngx_http_tw_status_formats; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcasecmp(e->name.data, value[1].data) == 0)
+        {
+            twlcf->format = e->value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"text\", \"json\" or \"prometheus\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

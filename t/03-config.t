@@ -56,6 +56,23 @@ $t->conf_error_ok(conf('', 'tw_status;', ''),
 $t->conf_error_ok(conf('tw off; tw on;', '', ''),
     qr/"tw" directive is duplicate/, 5, 'tw twice');
 
+$t->conf_error_ok(conf('', '', 'tw_status; tw_status;'),
+    qr/"tw_status" directive is duplicate/, 10, 'tw_status twice');
+
+my $formats = 'invalid value "xml" in "tw_status_format" directive,'
+    . ' it must be "text", "json" or "prometheus"';
+
+$t->conf_error_ok(conf('tw_status_format xml;', '', ''),
+    qr/\Q$formats\E/, 5, 'tw_status_format xml');
+
+$t->conf_error_ok(conf('', 'tw_status_format json;',
+                       'tw_status_format text; tw_status_format json;'),
+    qr/"tw_status_format" directive is duplicate/, 10,
+    'tw_status_format twice');
+
+$t->conf_error_ok(conf('tw_key_max -1;', '', ''),
+    qr/"tw_key_max" directive invalid number/, 5, 'tw_key_max -1');
+
 # and a good one passes
 
 $t->write_conf(conf('tw on;', 'tw off;', 'tw_status;'));
