@@ -254,6 +254,59 @@ ngx_http_tw_utf8_len(u_char *p, u_char *last)
 }
 
 
+/*
+ * A server's first name as it is shown, cleaned as a key value is but
+ * not cut: nginx takes any byte in a server_name, and a name with one
+ * that is not UTF-8 would make every JSON and Prometheus answer invalid.
+ */
+
+ngx_int_t
+ngx_http_tw_utf8_clean(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char  *p, *last, *dst, *start;
+    size_t   n;
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p += n) {
+        n = ngx_http_tw_utf8_len(p, last);
+
+        if (n == 0) {
+            break;
+        }
+    }
+
+    if (p == last) {
+        return NGX_OK;
+    }
+
+    start = ngx_pnalloc(pool, s->len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = ngx_cpymem(start, s->data, p - s->data);
+
+    while (p < last) {
+        n = ngx_http_tw_utf8_len(p, last);
+
+        if (n == 0) {
+            *dst++ = '?';
+            p++;
+            continue;
+        }
+
+        dst = ngx_cpymem(dst, p, n);
+        p += n;
+    }
+
+    s->data = start;
+    s->len = dst - start;
+
+    return NGX_OK;
+}
+
+
 static ngx_http_tw_key_t *
 ngx_http_tw_key_find(ngx_http_tw_shctx_t *sh, ngx_uint_t hash,
     ngx_str_t *value)

@@ -176,6 +176,14 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
 
+    /*
+     * no If-Match or If-None-Match turns the answer into a 412 or a 304:
+     * a reset is done by now, and the figures it ended must reach the
+     * client
+     */
+
+    r->disable_not_modified = 1;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

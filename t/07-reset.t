@@ -48,11 +48,12 @@ my $sp = $t->port('PORT_STATUS');
 
 sub call {
     my ($method, $path, %o) = @_;
+    my $h = $o{header} // '';
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $sp,
                                   LocalAddr => $o{from} // '127.0.0.1',
                                   Timeout => 5)
         or die "connect: $!";
-    $t->send_raw($s, "$method $path HTTP/1.1\r\nHost: x\r\n"
+    $t->send_raw($s, "$method $path HTTP/1.1\r\nHost: x\r\n$h"
                  . "Connection: close\r\nContent-Length: 0\r\n\r\n");
     my $r = $t->read_response($s, head => $method eq 'HEAD');
     $t->wait_close($s);
@@ -185,5 +186,20 @@ is(gone_server(json('GET', '/admin?format=json'))->{closed}, 6,
 my $sum = 0;
 $sum += $_->{closed} for @{ $s->{servers} };
 ok($sum <= $s->{connections}{closed}, 'the servers within the total');
+
+# conditional headers change nothing: a reset done is answered with the
+# period it ended, never with a 412 or a 304 that would lose it
+
+for my $h ('If-Match: "nope"', 'If-None-Match: *',
+           'If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT')
+{
+    my $r = call('DELETE', '/admin?format=json', header => "$h\r\n");
+    is($r->{status}, 200, "DELETE with $h: 200");
+    my $d = eval { decode_json($r->{body}) } // {};
+    is($d->{period}, 'reset', "DELETE with $h: the period it ended");
+
+    $r = call('GET', '/tw_status?format=json', header => "$h\r\n");
+    is($r->{status}, 200, "GET with $h: 200");
+}
 
 $t->done;

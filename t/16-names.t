@@ -21,7 +21,9 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-$t->write_conf(<<'EOF');
+# and a server name with a byte that is not UTF-8 (nginx takes any byte)
+
+my $conf = <<'EOF';
 %%TEST_GLOBALS%%
 events { }
 http {
@@ -44,12 +46,20 @@ http {
         location / { return 200 "second\n"; }
     }
     server {
+        listen 127.0.0.1:%%PORT_2%%;
+        server_name LATIN1;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_STATUS%%;
         tw off;
         location = /tw_status { tw_status; tw_status_reset on; }
     }
 }
 EOF
+
+$conf =~ s/LATIN1/caf\xe9.example/;
+$t->write_conf($conf);
 
 $t->run;
 
@@ -198,6 +208,8 @@ for my $format (qw(text json prometheus)) {
 $st = status_strict();
 $keys = key_requests($st);
 is($keys->{"\x01" x 256}, 4, 'control characters: every request');
+is(scalar(grep { $_->{name} eq 'caf?.example' } @{ $st->{servers} }), 1,
+   'a server name with a byte that is not UTF-8: "?" in its place');
 is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
           @{ $st->{keys} }), 1, 'quotes: several cells');
 
