@@ -116,7 +116,8 @@ $(VANILLA)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/vanilla.id
 MINIMAL_FLAGS := --without-pcre --without-http_rewrite_module \
                  --without-http_gzip_module
 
-$(MINIMAL)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(TOP)/config
+$(MINIMAL)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/minimal.id \
+                     $(TOP)/config
 	@util/deps.sh build
 	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(MINIMAL) \
 	    --prefix=$(RUNDIR) $(MINIMAL_FLAGS) \

@@ -521,7 +521,10 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
         /*
          * c->data is the h2c once ngx_http_v2_init() has allocated it;
          * ngx_http_v2_lingering_close() sets lingering_time before its
-         * TLS shutdown, and this write handler right before shutdown()
+         * TLS shutdown, and the empty write handler before shutdown():
+         * a close while the TLS shutdown waits to write has sent no FIN
+         * (an idle connection already has that handler, so a shutdown()
+         * that fails on a reset socket still counts as sent)
          */
 
         h2c = c->data;

@@ -255,9 +255,10 @@ ngx_http_tw_utf8_len(u_char *p, u_char *last)
 
 
 /*
- * A server's first name as it is shown, cleaned as a key value is but
- * not cut: nginx takes any byte in a server_name, and a name with one
- * that is not UTF-8 would make every JSON and Prometheus answer invalid.
+ * A server's first name as it is shown and matched: nginx takes any byte
+ * in a server_name, and one that is not UTF-8 would make every JSON and
+ * Prometheus answer invalid.  Such a byte is written as \xNN, which keeps
+ * names that differ in it apart.
  */
 
 ngx_int_t
@@ -280,7 +281,7 @@ ngx_http_tw_utf8_clean(ngx_pool_t *pool, ngx_str_t *s)
         return NGX_OK;
     }
 
-    start = ngx_pnalloc(pool, s->len);
+    start = ngx_pnalloc(pool, 4 * s->len);
     if (start == NULL) {
         return NGX_ERROR;
     }
@@ -291,8 +292,7 @@ ngx_http_tw_utf8_clean(ngx_pool_t *pool, ngx_str_t *s)
         n = ngx_http_tw_utf8_len(p, last);
 
         if (n == 0) {
-            *dst++ = '?';
-            p++;
+            dst = ngx_sprintf(dst, "\\x%02Xd", (int) *p++);
             continue;
         }
 

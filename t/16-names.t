@@ -51,6 +51,11 @@ http {
         location / { return 200 "ok\n"; }
     }
     server {
+        listen 127.0.0.1:%%PORT_2%%;
+        server_name LATIN2;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_STATUS%%;
         tw off;
         location = /tw_status { tw_status; tw_status_reset on; }
@@ -59,6 +64,7 @@ http {
 EOF
 
 $conf =~ s/LATIN1/caf\xe9.example/;
+$conf =~ s/LATIN2/caf\xe8.example/;
 $t->write_conf($conf);
 
 $t->run;
@@ -208,8 +214,10 @@ for my $format (qw(text json prometheus)) {
 $st = status_strict();
 $keys = key_requests($st);
 is($keys->{"\x01" x 256}, 4, 'control characters: every request');
-is(scalar(grep { $_->{name} eq 'caf?.example' } @{ $st->{servers} }), 1,
-   'a server name with a byte that is not UTF-8: "?" in its place');
+is(scalar(grep { $_->{name} eq 'caf\xE9.example' } @{ $st->{servers} }),
+   1, 'a server name with a byte that is not UTF-8: \xNN in its place');
+is(scalar(grep { $_->{name} eq 'caf\xE8.example' } @{ $st->{servers} }),
+   1, 'and one that differs only in that byte: apart');
 is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
           @{ $st->{keys} }), 1, 'quotes: several cells');
 

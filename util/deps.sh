@@ -36,7 +36,8 @@ done
 if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages:$missing" >&2
     echo "install them as root with:" >&2
-    echo "    apt-get update && apt-get install -y$missing" >&2
+    echo "    apt-get update &&" \
+         "apt-get install -y --no-install-recommends$missing" >&2
     exit 1
 fi
 
@@ -57,6 +58,7 @@ if [ -n "$services" ] && [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"
     chmod 755 "$policy"
     trap 'rm -f "$policy"' EXIT
+    trap 'rm -f "$policy"; exit 130' INT TERM HUP
 fi
 
 echo "installing Debian packages:$missing"
