@@ -9,8 +9,8 @@ set -e
 pkgs=""
 for what in "$@"; do
     case "$what" in
-    build)   pkgs="$pkgs gcc make libc6-dev libpcre2-dev libssl-dev zlib1g-dev
-                   dpkg-dev" ;;
+    build)   pkgs="$pkgs ca-certificates gcc make libc6-dev libpcre2-dev
+                   libssl-dev zlib1g-dev dpkg-dev" ;;
     dynamic) pkgs="$pkgs nginx nginx-dev" ;;
     test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils
                    openssl prometheus" ;;
