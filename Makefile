@@ -297,8 +297,6 @@ test-valgrind: build dynamic minimal unit
 
 clean:
 	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(MINIMAL) $(UNIT) $(ASAN) \
-	    $(BENCH_PLAIN) \
-	    $(BENCH_MODULE) $(BUILD)/*.id \
-	    $(BUILD)/*.log
+	    $(BENCH_PLAIN) $(BENCH_MODULE) $(BUILD)/*.id $(BUILD)/*.log
 
 FORCE:

@@ -262,7 +262,7 @@ ngx_http_tw_utf8_len(u_char *p, u_char *last)
  */
 
 ngx_int_t
-ngx_http_tw_utf8_clean(ngx_pool_t *pool, ngx_str_t *s)
+ngx_http_tw_name_escape(ngx_pool_t *pool, ngx_str_t *s)
 {
     u_char  *p, *last, *dst, *start;
     size_t   n;

@@ -476,7 +476,7 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
             sn = cscfp[i]->server_names.elts;
             twscf->name = sn[0].name;
 
-            if (ngx_http_tw_utf8_clean(cf->pool, &twscf->name) != NGX_OK) {
+            if (ngx_http_tw_name_escape(cf->pool, &twscf->name) != NGX_OK) {
                 return NGX_ERROR;
             }
         }

@@ -422,7 +422,7 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
 /* ngx_http_tw_keys.c */
 ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,
     ngx_http_tw_key_conf_t *kc, ngx_http_tw_key_t *prev);
-ngx_int_t ngx_http_tw_utf8_clean(ngx_pool_t *pool, ngx_str_t *s);
+ngx_int_t ngx_http_tw_name_escape(ngx_pool_t *pool, ngx_str_t *s);
 
 /* ngx_http_tw_variables.c */
 ngx_int_t ngx_http_tw_add_variables(ngx_conf_t *cf);
