@@ -272,7 +272,7 @@ bench: bench-builds
 
 test: build dynamic minimal unit
 	@util/deps.sh test
-	prove -j$(PROVE_JOBS) t/
+	util/prove plain -j$(PROVE_JOBS) t/
 ifneq ($(TW_TEST_LONG),)
 	$(MAKE) test-asan test-valgrind
 endif
@@ -280,7 +280,7 @@ endif
 test-dynamic: dynamic
 	@util/deps.sh test
 	TEST_NGINX_BINARY=/usr/sbin/nginx TEST_NGINX_MODULE=$(MODULE_SO) \
-	    prove -j$(PROVE_JOBS) t/
+	    util/prove dynamic -j$(PROVE_JOBS) t/
 
 # leaks are not checked: nginx leaves its pools to the exit on purpose;
 # t/ubsan.supp lists what nginx 1.22 itself reports (see there)
@@ -289,11 +289,11 @@ test-asan: asan dynamic minimal unit
 	@util/deps.sh test
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:suppressions=$(TOP)/t/ubsan.supp \
-	TEST_NGINX_BINARY=$(ASAN)/nginx prove -j$(PROVE_JOBS) t/
+	TEST_NGINX_BINARY=$(ASAN)/nginx util/prove asan -j$(PROVE_JOBS) t/
 
 test-valgrind: build dynamic minimal unit
 	@util/deps.sh test valgrind
-	TEST_NGINX_VALGRIND=1 prove t/
+	TEST_NGINX_VALGRIND=1 util/prove valgrind t/
 
 clean:
 	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(MINIMAL) $(UNIT) $(ASAN) \

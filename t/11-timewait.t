@@ -51,6 +51,9 @@ sub ss_all {
         + $t->tw_server(port => $t->port('PORT_STATUS'));
 }
 
+# TIME-WAIT sockets the kernel makes from here on (TcpExtTW counts them
+# as they are made), and its TCP counters, for a diagnosis
+my %kernel0 = $t->tcp_counters;
 my $s0 = tw();
 is($s0->{time_wait}{estimate}, 0, 'no TIME_WAIT yet');
 is($s0->{time_wait}{window}, 60, 'a 60 s window');
@@ -89,6 +92,17 @@ $t->wait_tw_server(30, port => $port1);
 select undef, undef, undef, 1.1;   # past the kernel counts' cache
 
 my $all = ss_all();
+my $kernel = $t->tw_server + $t->tw_server(port => $port1);
+
+# On loopback the kernel now and then ends a TIME-WAIT within a
+# millisecond of making it: the client's ACK of nginx's FIN goes out after
+# the client's own FIN, and the RST that follows can reach nginx's socket
+# (timewait.md, "Reading one against the other").  Such a TIME-WAIT was
+# made, as nginx's FIN decided; TcpExtTW counts it, ss no longer shows it.
+# A few are the kernel's doing; a tenth of the burst would be a fault.
+my $alive = $t->tw_all;
+my $gone = $t->kernel_counter('TcpExtTW') - $kernel0{TcpExtTW} - $alive;
+
 my $s1 = tw();
 my $tw = $s1->{time_wait};
 is($tw->{estimate}, 230, 'estimate: the 230 closes by nginx');
@@ -96,12 +110,17 @@ is($tw->{reasons}{client_close}, 180, 'estimate: 180 client_close');
 is($tw->{reasons}{keepalive_disabled}, 50, 'estimate: 50 keepalive_disabled');
 is($tw->{reasons}{client_idle}, 0, 'no estimate for client closes');
 
-my $kernel = $t->tw_server + $t->tw_server(port => $port1);
-is($kernel, 230, 'ss: 230 TIME-WAIT on nginx\'s ports');
+ok($kernel <= 230 && $kernel + $gone >= 230 && $gone <= 23,
+   "ss: 230 TIME-WAIT on nginx's ports ($kernel"
+   . ($gone ? ", and $gone the kernel made and ended early" : '') . ')')
+    or $t->kernel_diag({}, \%kernel0);
 is($tw->{kernel}{listen}, $all,
    "the kernel count in the status agrees with ss on nginx's ports");
-ok($tw->{kernel}{host} >= 250, "host: $tw->{kernel}{host} TIME-WAIT,"
-   . ' both sides of loopback');
+is($tw->{kernel}{host}, $alive,
+   "host: the kernel's $alive TIME-WAIT, as ss shows them");
+ok($alive + $gone >= 250, "host: $alive TIME-WAIT, both sides of"
+   . ' loopback (nginx\'s 230 and the clients\' 20 at least)')
+    or $t->kernel_diag({}, \%kernel0);
 
 my %sv = map { ($_->{name} => $_) } @{ $s1->{servers} };
 is($sv{'one.example'}{time_wait}, 200, 'one.example: 200');

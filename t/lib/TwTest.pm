@@ -737,6 +737,11 @@ sub tw_client {
     } _time_wait_sockets();
 }
 
+# tw_all(): every TIME-WAIT socket in the namespace, of either side
+sub tw_all {
+    return scalar(() = _time_wait_sockets());
+}
+
 sub wait_tw_server {
     my ($self, $n, %opts) = @_;
     my $count = 0;
@@ -766,7 +771,7 @@ my @TCP_DIAG = qw(TcpOutRsts TcpEstabResets TcpAttemptFails TcpExtTW
     TcpExtTCPChallengeACK TcpExtTCPSYNChallenge TcpExtPAWSEstab
     TcpExtTCPTimeouts TcpRetransSegs);
 
-sub _tcp_counters {
+sub tcp_counters {
     my ($self) = @_;
     return map {
         my $n = $_;
@@ -775,15 +780,16 @@ sub _tcp_counters {
     } @TCP_DIAG;
 }
 
-sub _kernel_diag {
+sub kernel_diag {
     my ($self, $port, $before) = @_;
-    my %after = $self->_tcp_counters;
+    my %after = $self->tcp_counters;
     my @moved = map { "$_ +" . ($after{$_} - $before->{$_}) }
         grep { exists $before->{$_} && $after{$_} != $before->{$_} }
         @TCP_DIAG;
     Test::More::diag('kernel counters moved: '
                      . (@moved ? join(', ', @moved) : 'none'));
 
+    return unless defined $port->{port};
     my %peer = map { $_ => 1 } @{ $port->{peers} // [] };
     my ($rc, $out) = _run_cmd(['ss', '-Htan'], timeout => 5);
     for my $line (split /\n/, $out // '') {
@@ -972,7 +978,7 @@ sub case_ok {
     my $tws = $self->tw_server(%port);
     my $twc = $self->tw_client(%port);
     my $abort = $self->kernel_counter('TcpExtTCPAbortOnData');
-    my %kernel = $self->_tcp_counters;
+    my %kernel = $self->tcp_counters;
 
     # the client ports of the scenario's own connections: on loopback a
     # new connection may take over an older TIME-WAIT of the same ports,
@@ -1007,7 +1013,7 @@ sub case_ok {
         select undef, undef, undef, 0.2;
         Test::More::is($self->tw_server(%port) - $tws, $o{tw_server},
                        "$name: kernel TIME-WAIT on the server side")
-            or $self->_kernel_diag(\%port, \%kernel);
+            or $self->kernel_diag(\%port, \%kernel);
     }
 
     # TLS: a client that answers nginx's close_notify after nginx closed
@@ -1034,7 +1040,7 @@ sub case_ok {
         select undef, undef, undef, 0.2 unless defined $o{tw_server};
         Test::More::is($self->tw_client(%port) - $twc, $o{tw_client},
                        "$name: kernel TIME-WAIT on the client side")
-            or $self->_kernel_diag(\%port, \%kernel);
+            or $self->kernel_diag(\%port, \%kernel);
     }
 
     $self->conservation_ok($after, "$name: accepted == closed + open");
@@ -1868,6 +1874,10 @@ appears within the timeout.
 Number of TIME-WAIT sockets whose local (server) or peer (client) port is
 PORT.
 
+=head2 tw_all()
+
+Number of TIME-WAIT sockets in the namespace, on either side.
+
 =head2 wait_tw_server($n, port => PORT, timeout => 3), wait_tw_client(...)
 
 Polls until the count reaches C<$n> or the timeout; returns the last count.
@@ -1944,7 +1954,15 @@ One of the kernel's TCP counters for this network namespace, by its
 C<nstat> name (C<TcpExtTW>, C<TcpExtTCPAbortOnData>, C<TcpOutRsts>...),
 read from F</proc/net/netstat> and F</proc/net/snmp>.  C<TcpExtTW>
 counts TIME-WAIT sockets as they are created, so it stays exact where
-C<ss> loses sockets that a new connection reused.
+C<ss> loses sockets that a new connection reused or that an RST ended.
+
+=head2 tcp_counters(), kernel_diag({ port => PORT }, \%before)
+
+C<tcp_counters> returns the kernel's TCP counters that tell where a
+TIME-WAIT went (C<TcpExtTW>, C<TcpOutRsts>, C<TcpExtTCPTimeWaitOverflow>...)
+as a hash; C<kernel_diag> prints those that moved since C<%before> and,
+given a PORT, the sockets of PORT as C<ss> shows them.  C<case_ok> calls it when a kernel
+count disagrees.
 
 =head1 LOGS
 
