@@ -63,7 +63,7 @@ $t->close($_) for @idle;
 is($t->wait_tw_server($tw0 + 3), $tw0 + 3,
    'kernel: 3 new TIME-WAIT sockets on the server port');
 
-my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c1 = $t->settled;
 
 is($c1->{generation}, 1, 'generation 1 after one reload');
 is($c1->{accepted}, 13, 'accepted kept across the reload');

@@ -42,7 +42,7 @@ my $sp = $t->port('PORT_STATUS');
 $t->http_get('/') for 1 .. 7;
 $t->request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", keep => 1)->close;
 
-my $c = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c = $t->settled;
 
 my $r = $t->http_get('/metrics', port => $sp);
 is($r->{status}, 200, 'prometheus: 200');

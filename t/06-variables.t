@@ -75,7 +75,7 @@ $t->send_raw($s, "GET /partial HTTP/1.1\r\nHost: x\r\n");
 $t->wait_close($s, timeout => 5);
 $t->close($s);
 
-my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c1 = $t->settled;
 
 my %log;
 wait_until(sub {

@@ -103,9 +103,9 @@ $s = $t->request(get('c.example'), port => $port1, keep => 1);
 $t->close($s);
 
 # quiet.example has tw off: excluded, in no server and in no total
-my $c0 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c0 = $t->settled;
 $t->request(get('quiet.example', close => 1)) for 1 .. 2;
-my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c1 = $t->settled;
 $t->moved_ok($c0, $c1, {}, 'tw off server: no close counted');
 is($c1->{excluded} - $c0->{excluded}, 2, 'tw off server: 2 excluded');
 is($c1->{accepted}, $c0->{accepted}, 'tw off server: not in accepted');

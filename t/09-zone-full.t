@@ -55,7 +55,7 @@ for my $i (1 .. $n) {
                 . "Connection: close\r\n\r\n");
 }
 
-my $c = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c = $t->settled;
 is($c->{'client_close/server'}, $n, "the totals count all $n");
 $t->conservation_ok($c);
 
@@ -73,7 +73,7 @@ for my $i (1 .. 40) {
     $t->request("GET / HTTP/1.1\r\nHost: s1.example\r\nX-Client: c$i\r\n"
                 . "Connection: close\r\n\r\n");
 }
-$c = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+$c = $t->settled;
 $t->moved_ok($c0, $c, { 'client_close/server' => 40 },
              'keys in a full zone: all 40 closes counted');
 $st = $t->status;

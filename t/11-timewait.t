@@ -86,7 +86,7 @@ for (1 .. 20) {
     $t->close($s);
 }
 
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 $t->wait_tw_server(200);
 $t->wait_tw_server(30, port => $port1);
 select undef, undef, undef, 1.1;   # past the kernel counts' cache

@@ -63,7 +63,7 @@ $t->close($_) for @s;
     1 .. 2;
 $t->close_all(\@s, expect => 'eof', timeout => 5);
 
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 my $st = decode_json($t->http_get('/tw_status?format=json',
                                   port => $t->port('PORT_STATUS'))->{body});

@@ -95,7 +95,7 @@ $t->request(get('curl/8', close => 1)) for 1 .. 2;
 # an empty value is no key at all
 $t->request("GET /nokey HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 my $st = $t->status;
 my %k = map { ($_->{key} => $_) } @{ $st->{keys} };
@@ -145,7 +145,7 @@ $t->promtool_ok($m, 'promtool accepts it');
     $t->wait_close($s);
     $t->close($s);
 
-    wait_until(sub { $t->counts->{open} == 0 });
+    $t->settled;
 
     my %after = map { ($_->{key} => $_) } @{ $t->status->{keys} };
 
@@ -181,7 +181,7 @@ $t->promtool_ok($m, 'promtool accepts it');
     $t->wait_close($s);
     $t->close($s);
 
-    wait_until(sub { $t->counts->{open} == 0 });
+    $t->settled;
 
     my %after = map { ($_->{key} => $_) } @{ $t->status->{keys} };
     my %moved = map {

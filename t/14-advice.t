@@ -260,7 +260,7 @@ quiet($a, 'drain ', 'worker_connections never ran out');
 
 status_call('POST', '/tw_status');
 many(25, req('off.example'));
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 like(status_call('GET', '/tw_status?since=reset')->{body},
      qr/^advice:\n  - 100% of nginx's closes on "off\.example" are keepalive_disabled: /m,
      'text: the advice');

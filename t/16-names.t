@@ -116,7 +116,7 @@ for my $c (@cases) {
     $t->request(get($c->[0])) for 1 .. 2;
 }
 
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 my $st = status_strict();
 my $keys = key_requests($st);
@@ -146,7 +146,7 @@ like($prom, qr/^nginx_tw_key_requests_total\{key="bad\?byte"\} 2$/m,
 reset_counters();
 
 $t->request(get("e\"l\x01b")) for 1 .. 20;
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 my $resp = $t->http_get('/tw_status?since=reset&format=json',
                         port => $t->port('PORT_STATUS'));
@@ -198,7 +198,7 @@ for my $i (1 .. 150) {
     }
 }
 
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 for my $format (qw(text json prometheus)) {
     my $r = $t->http_get("/tw_status?format=$format",
@@ -226,7 +226,7 @@ is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
 my $before = $t->status;
 $t->request(get(undef, host => 'dup.example'), port => $t->port('PORT_1'));
 $t->request(get(undef, host => 'other.example'), port => $t->port('PORT_1'));
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 $st = $t->status;
 my @dup = grep { $_->{name} eq 'dup.example' } @{ $st->{servers} };
@@ -250,7 +250,7 @@ is(scalar @lines, 1, 'same label: one text entry');
 
 reset_counters();
 $t->request(get(undef, host => 'dup.example'), port => $t->port('PORT_1'));
-wait_until(sub { $t->counts->{open} == 0 });
+$t->settled;
 
 $resp = $t->http_get('/tw_status?since=reset&format=json',
                      port => $t->port('PORT_STATUS'));

@@ -164,7 +164,7 @@ SKIP: {
         return $same && $tw >= 50;
     }, interval => 0.2);
 
-    my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+    my $c1 = $t->settled;
     my $spare = $c1->{accepted} - $c0->{accepted} - 50;
 
     ok($spare >= 0 && $spare <= 5, "ab: 50 connections, $spare spare");
@@ -176,6 +176,7 @@ SKIP: {
     # may show fewer, when a new connection of ab takes one over
     is($tw, 50 + $spare, 'ab: the kernel created a TIME-WAIT for each close');
     ok($t->tw_server - $tws <= 50, 'ab: at most 50 on the server side');
+    $t->wait_tw_client($twc + $spare, timeout => 8);
     is($t->tw_client - $twc, $spare, 'ab: spares in TIME-WAIT on ab\'s side');
 }
 

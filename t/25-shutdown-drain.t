@@ -57,7 +57,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
     $t->close($_) for @s;
 
-    my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+    my $c1 = $t->settled;
     $t->moved_ok($c0, $c1, { 'drain/server' => $drained,
                              'client_idle/client' => 20 - $drained },
                  'reclaimed: drain, server FIN; the rest closed by us');
@@ -86,7 +86,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     is_deeply(\@how, [('eof') x 3], 'the old worker closed them');
     $t->close($_) for @s;
 
-    my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+    my $c1 = $t->settled;
     $t->moved_ok($c0, $c1, { 'shutdown/server' => 3 },
                  'worker_shutdown_timeout: shutdown, server FIN');
     $t->wait_tw_server($tws + 3);
@@ -115,7 +115,7 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         @w == 1 && $w[0] != $workers[0];
     }, timeout => 5), 'the master started a new worker');
 
-    my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+    my $c1 = $t->settled;
     $t->moved_ok($c0, $c1, { 'shutdown/server' => 3 },
                  'counted at worker exit: shutdown, server FIN');
     $t->wait_tw_server($tws + 3);

@@ -54,7 +54,7 @@ ok(wait_until(sub {
 
 $t->close($_) for @s;
 
-my $c1 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c1 = $t->settled;
 ok($c1, 'nothing open any more');
 is($c1->{lost}, 4, 'the 4 connections the dead worker held are lost');
 is($c1->{accepted}, $c0->{accepted}, 'accepted kept');
@@ -71,7 +71,7 @@ like($t->http_get('/tw_status?format=prometheus',
 # the new worker counts as before
 
 $t->http_get('/') for 1 .. 3;
-my $c2 = wait_until(sub { my $c = $t->counts; $c->{open} == 0 && $c });
+my $c2 = $t->settled;
 $t->moved_ok($c1, $c2, { 'client_close/server' => 3 },
              'the new worker counts');
 is($c2->{lost}, 4, 'lost stays 4');

@@ -746,7 +746,7 @@ sub wait_tw_server {
     my ($self, $n, %opts) = @_;
     my $count = 0;
     wait_until(sub { ($count = $self->tw_server(%opts)) >= $n },
-               timeout => $opts{timeout} // 3);
+               timeout => $opts{timeout} // 8);
     return $count;
 }
 
@@ -754,7 +754,7 @@ sub wait_tw_client {
     my ($self, $n, %opts) = @_;
     my $count = 0;
     wait_until(sub { ($count = $self->tw_client(%opts)) >= $n },
-               timeout => $opts{timeout} // 3);
+               timeout => $opts{timeout} // 8);
     return $count;
 }
 
@@ -888,18 +888,27 @@ sub counts {
 # still in the kernel's accept queue is not open yet)
 sub settled {
     my ($self, %opts) = @_;
-    return wait_until(sub {
+    my $timeout = $opts{timeout} // 10;
+    my $c = wait_until(sub {
         return undef unless $self->_accepted_all;
         my $c = $self->counts(%opts);
         return $c->{open} == 0 ? $c : undef;
-    }, timeout => $opts{timeout} // 5) // $self->counts(%opts);
+    }, timeout => $timeout);
+    return $c if $c;
+
+    $c = $self->counts(%opts);
+    Test::More::diag("not settled after ${timeout}s: $c->{open} open,"
+                     . ($self->_accepted_all ? ' none'
+                                             : ' some still')
+                     . ' in an accept queue');
+    return $c;
 }
 
-# the accept queues of the listening sockets on the test's ports are
-# empty (Recv-Q of a listening socket is its accept queue)
+# the accept queues of nginx's listening sockets are empty (Recv-Q of a
+# listening socket is its accept queue)
 sub _accepted_all {
     my ($self) = @_;
-    my %mine = map { $_ => 1 } values %{ $self->{ports} };
+    my %mine = map { $_ => 1 } $self->_listen_ports;
     my ($rc, $out) = _run_cmd(['ss', '-Hltn'], timeout => 5);
     return 1 unless defined $rc && $rc == 0;
 
@@ -993,10 +1002,7 @@ sub case_ok {
         ($tws, $twc) = (0, 0);
     }
 
-    my $after = wait_until(sub {
-        my $c = $self->counts;
-        return $c->{open} == 0 ? $c : undef;
-    }, timeout => $o{timeout} // 5) // $self->counts;
+    my $after = $self->settled(timeout => $o{timeout} // 10);
 
     $self->moved_ok($before, $after, $o{expect}, "$name: counters");
 
@@ -1878,7 +1884,7 @@ PORT.
 
 Number of TIME-WAIT sockets in the namespace, on either side.
 
-=head2 wait_tw_server($n, port => PORT, timeout => 3), wait_tw_client(...)
+=head2 wait_tw_server($n, port => PORT, timeout => 8), wait_tw_client(...)
 
 Polls until the count reaches C<$n> or the timeout; returns the last count.
 
