@@ -94,12 +94,11 @@ select undef, undef, undef, 1.1;   # past the kernel counts' cache
 my $all = ss_all();
 my $kernel = $t->tw_server + $t->tw_server(port => $port1);
 
-# On loopback the kernel now and then ends a TIME-WAIT within a
-# millisecond of making it: the client's ACK of nginx's FIN goes out after
-# the client's own FIN, and the RST that follows can reach nginx's socket
-# (timewait.md, "Reading one against the other").  Such a TIME-WAIT was
-# made, as nginx's FIN decided; TcpExtTW counts it, ss no longer shows it.
-# A few are the kernel's doing; a tenth of the burst would be a fault.
+# The kernel can end a TIME-WAIT early: an RST of the client's kernel, a
+# new connection taking over its ports (timewait.md, "Reading one against
+# the other").  Such a TIME-WAIT was made, as nginx's FIN decided:
+# TcpExtTW counts it as it is made, ss no longer shows it.  A few are the
+# kernel's doing; a tenth of the burst would be a fault.
 my $alive = $t->tw_all;
 my $gone = $t->kernel_counter('TcpExtTW') - $kernel0{TcpExtTW} - $alive;
 

@@ -1967,8 +1967,8 @@ C<ss> loses sockets that a new connection reused or that an RST ended.
 C<tcp_counters> returns the kernel's TCP counters that tell where a
 TIME-WAIT went (C<TcpExtTW>, C<TcpOutRsts>, C<TcpExtTCPTimeWaitOverflow>...)
 as a hash; C<kernel_diag> prints those that moved since C<%before> and,
-given a PORT, the sockets of PORT as C<ss> shows them.  C<case_ok> calls it when a kernel
-count disagrees.
+given a PORT, the sockets of PORT as C<ss> shows them.  C<case_ok> calls
+it when a kernel count disagrees.
 
 =head1 LOGS
 
