@@ -103,6 +103,12 @@ for my $k (1 .. 2) {
     push @kids, $pid;
 }
 
+# the readings start once the clients have stored a first value: on a
+# slow machine (memcheck) they could otherwise be half done before then
+
+$t->wait_until(sub { %{ call(GET => '')->{keys} // {} } }, timeout => 10)
+    or diag('no value stored after 10 s');
+
 my (%seen, $lost, $over, $resets, $growing);
 my $last = 0;
 
