@@ -73,6 +73,18 @@ static ngx_str_t  ngx_http_tw_content_types[] = {
 };
 
 
+/*
+ * the type without its parameters: what gzip_types, charset_types and
+ * the like are matched against
+ */
+
+static size_t  ngx_http_tw_content_type_lens[] = {
+    sizeof("text/plain") - 1,
+    sizeof("application/json") - 1,
+    sizeof("text/plain") - 1,
+};
+
+
 static ngx_http_tw_render_pt  ngx_http_tw_renderers[] = {
     ngx_http_tw_status_text,
     ngx_http_tw_status_json,
@@ -170,7 +182,7 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     b->last = ngx_http_tw_renderers[format](b->last, &rp);
 
     r->headers_out.content_type = ngx_http_tw_content_types[format];
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_len = ngx_http_tw_content_type_lens[format];
     r->headers_out.content_type_lowcase = NULL;
 
     r->headers_out.status = NGX_HTTP_OK;

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use IO::Uncompress::Gunzip qw(gunzip);
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -31,6 +32,14 @@ http {
         location = /tw_status { tw_status; }
         location = /metrics { tw_status; tw_status_format prometheus; }
         location = /json { tw_status; tw_status_format json; }
+
+        location = /gzip {
+            tw_status;
+            gzip on;
+            gzip_types text/plain application/json;
+            gzip_min_length 1;
+            charset utf-8;
+        }
     }
 }
 EOF
@@ -112,6 +121,25 @@ like($r->{body}, qr/^# HELP nginx_tw_info /, '?format=prometheus');
 
 $r = $t->http_get('/tw_status', port => $sp);
 like($r->{body}, qr/^ngx_tw /, 'text without the directive');
+
+# nginx's filters match a type without its parameters: the Prometheus
+# format is compressed as text/plain, and keeps its one parameter
+
+my %type = (text => 'text/plain; charset=utf-8', json => 'application/json',
+            prometheus => 'text/plain; version=0.0.4');
+my %start = (text => qr/^ngx_tw /, json => qr/^\{/,
+             prometheus => qr/^# HELP nginx_tw_info /);
+
+for my $f (qw(text json prometheus)) {
+    $r = $t->http_get("/gzip?format=$f", port => $sp,
+                      headers => ['Accept-Encoding: gzip']);
+    is($r->{headers}{'content-encoding'}, 'gzip', "$f: gzip_types matched");
+    is($r->{headers}{'content-type'}, $type{$f}, "$f: content type");
+
+    my $body;
+    gunzip(\$r->{body} => \$body);
+    like($body // '', $start{$f}, "$f: the status, compressed");
+}
 
 $t->conf_error_ok(<<'EOF', qr/invalid value "xml"/, 5, 'tw_status_format xml');
 %%TEST_GLOBALS%%
