@@ -38,6 +38,7 @@ static ngx_uint_t ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name);
 static char *ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_handler_pt  ngx_http_tw_key_max_p = ngx_http_tw_key_max;
+static ngx_int_t ngx_http_tw_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_tw_init_process(ngx_cycle_t *cycle);
 static void ngx_http_tw_exit_process(ngx_cycle_t *cycle);
 
@@ -118,7 +119,7 @@ ngx_module_t  ngx_http_tw_module = {
     ngx_http_tw_commands,                  /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_tw_init_module,               /* init module */
     ngx_http_tw_init_process,              /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -532,6 +533,21 @@ ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
     }
 
     return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_tw_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_tw_main_conf_t  *twmcf;
+
+    twmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tw_module);
+
+    if (twmcf != NULL && twmcf->sh != NULL) {
+        ngx_http_tw_zone_init_module(twmcf);
+    }
+
+    return NGX_OK;
 }
 
 

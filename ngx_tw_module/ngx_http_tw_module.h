@@ -198,6 +198,8 @@ typedef struct {
     ngx_atomic_t                kernel_time;
     ngx_atomic_int_t            kernel_listen;    /* -1: unknown */
     ngx_atomic_int_t            kernel_host;
+
+    u_char                      log_ctx[32];  /* " in tw zone ..." */
 } ngx_http_tw_shctx_t;
 
 
@@ -230,6 +232,7 @@ typedef struct {
     ngx_http_tw_shctx_t        *sh;
     ngx_slab_pool_t            *shpool;
     ngx_shm_zone_t             *shm_zone;
+    ngx_uint_t                  reused;      /* the last cycle's zone */
     size_t                      zone_size;   /* tw_zone_size */
     ngx_int_t                   key_max;     /* tw_key_max */
     ngx_http_tw_key_t          *key_last;    /* the worker's last value
@@ -280,6 +283,7 @@ typedef struct {
 /* ngx_http_tw_zone.c */
 ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
     ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_exit_process(void);
 void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);

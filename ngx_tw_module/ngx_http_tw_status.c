@@ -31,6 +31,11 @@ static void ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp);
 static ngx_int_t ngx_http_tw_status_keys(ngx_http_tw_main_conf_t *twmcf,
     ngx_uint_t period, ngx_http_tw_report_t *rp, ngx_pool_t *pool);
+static void ngx_http_tw_status_rebase(ngx_http_tw_shctx_t *sh);
+static void ngx_http_tw_status_rebase_group(ngx_atomic_t *requests,
+    ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
+    ngx_atomic_uint_t *base_requests,
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS]);
 static void ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     ngx_http_tw_server_report_t *sr, ngx_atomic_t *requests,
     ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
@@ -401,14 +406,22 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
     } else {
         ngx_http_tw_zone_lock(twmcf->shpool, pool->log);
 
-        /* the keys first: a failed allocation moves no baseline */
+        /*
+         * A reset reports the period it ends as a "since reset" reading
+         * does: the groups first, then the totals, so that no group's
+         * figure is above the total's.  The groups' new baselines are
+         * taken after the totals', for the same order in the new period.
+         * The keys first: a failed allocation moves no baseline.
+         */
 
-        if (ngx_http_tw_status_keys(twmcf, period, rp, pool) != NGX_OK) {
+        if (ngx_http_tw_status_keys(twmcf, NGX_HTTP_TW_SINCE_RESET, rp, pool)
+            != NGX_OK)
+        {
             ngx_shmtx_unlock(&twmcf->shpool->mutex);
             return NGX_ERROR;
         }
 
-        ngx_http_tw_status_servers(twmcf, period, rp);
+        ngx_http_tw_status_servers(twmcf, NGX_HTTP_TW_SINCE_RESET, rp);
         rp->lost = sh->lost;
         ngx_http_tw_zone_read(sh, sum);
 
@@ -428,6 +441,8 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
             sh->baseline = *sum;
             sh->reset_time = ngx_time();
             sh->resets++;
+
+            ngx_http_tw_status_rebase(sh);
         }
 
         ngx_shmtx_unlock(&twmcf->shpool->mutex);
@@ -504,7 +519,7 @@ static void
 ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     ngx_http_tw_report_t *rp)
 {
-    ngx_uint_t                    i, n, r, k;
+    ngx_uint_t                    i, n;
     ngx_http_tw_block_t          *b;
     ngx_http_tw_srv_conf_t      **twscfp;
     ngx_http_tw_server_report_t  *sr;
@@ -538,34 +553,54 @@ ngx_http_tw_status_servers(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t period,
     }
 
     rp->nservers = n;
+}
 
-    if (period != NGX_HTTP_TW_RESET) {
-        return;
+
+/*
+ * A reset's new baselines of the groups, under the zone's mutex: every
+ * server's block, those of servers a reload removed too (a reload may
+ * bring them back), every tw_key value stored so far, and the overflow.
+ */
+
+static void
+ngx_http_tw_status_rebase(ngx_http_tw_shctx_t *sh)
+{
+    ngx_uint_t            i;
+    ngx_http_tw_key_t    *k;
+    ngx_http_tw_block_t  *b;
+
+    for (b = sh->blocks; b; b = b->next) {
+        ngx_http_tw_status_rebase_group(&b->requests, b->closes,
+                                        &b->base_requests, b->base);
     }
 
-    /*
-     * the blocks of servers a reload removed start the new period too:
-     * a reload may bring them back
-     */
-
-    for (b = twmcf->sh->blocks; b; b = b->next) {
-
-        for (i = 0; i < twmcf->servers.nelts; i++) {
-            if (twscfp[i]->block == b) {
-                break;
-            }
+    for (i = 0; i < NGX_HTTP_TW_KEY_BUCKETS; i++) {
+        for (k = sh->keys[i]; k; k = k->next) {
+            ngx_http_tw_status_rebase_group(&k->requests, k->closes,
+                                            &k->base_requests, k->base);
         }
+    }
 
-        if (i < twmcf->servers.nelts) {
-            continue;
-        }
+    k = &sh->overflow;
 
-        b->base_requests = b->requests;
+    ngx_http_tw_status_rebase_group(&k->requests, k->closes,
+                                    &k->base_requests, k->base);
+}
 
-        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                b->base[r][k] = b->closes[r][k];
-            }
+
+static void
+ngx_http_tw_status_rebase_group(ngx_atomic_t *requests,
+    ngx_atomic_t closes[][NGX_HTTP_TW_NCLOSERS],
+    ngx_atomic_uint_t *base_requests,
+    ngx_atomic_uint_t base[][NGX_HTTP_TW_NCLOSERS])
+{
+    ngx_uint_t  r, k;
+
+    *base_requests = *requests;
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+            base[r][k] = closes[r][k];
         }
     }
 }
@@ -651,17 +686,13 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
 {
     size_t              labels;
     ngx_uint_t          r, k, cells;
-    ngx_atomic_uint_t   n, closed, closers[NGX_HTTP_TW_NCLOSERS];
+    ngx_atomic_uint_t   closed, closers[NGX_HTTP_TW_NCLOSERS];
     ngx_atomic_uint_t  *row;
 
     sr->requests = *requests;
 
     if (period != NGX_HTTP_TW_SINCE_START) {
         sr->requests -= *base_requests;
-    }
-
-    if (period == NGX_HTTP_TW_RESET) {
-        *base_requests += sr->requests;
     }
 
     /*
@@ -686,12 +717,7 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
     if (period != NGX_HTTP_TW_SINCE_START) {
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
-                n = sr->closes[r][k] - base[r][k];
-                sr->closes[r][k] = n;
-
-                if (period == NGX_HTTP_TW_RESET) {
-                    base[r][k] += n;
-                }
+                sr->closes[r][k] -= base[r][k];
             }
         }
     }

@@ -90,10 +90,7 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (otwmcf && otwmcf->sh && otwmcf->sh->magic == NGX_HTTP_TW_MAGIC) {
         twmcf->sh = otwmcf->sh;
         twmcf->shpool = otwmcf->shpool;
-
-        (void) ngx_atomic_fetch_add(&twmcf->sh->generation, 1);
-
-        ngx_http_tw_zone_servers(shm_zone, twmcf);
+        twmcf->reused = 1;
 
         return NGX_OK;
     }
@@ -103,8 +100,6 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         twmcf->sh = shpool->data;
         twmcf->shpool = shpool;
-
-        ngx_http_tw_zone_servers(shm_zone, twmcf);
 
         return NGX_OK;
     }
@@ -123,22 +118,43 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     twmcf->sh->kernel_listen = -1;
     twmcf->sh->kernel_host = -1;
 
-    ngx_sprintf(shpool->log_ctx, " in tw zone \"%V\"%Z",
-                &shm_zone->shm.name);
+    /*
+     * the slab allocator's messages name the zone; nginx's own modules
+     * allocate the text, here it has its room in the header
+     */
+
+    ngx_snprintf(twmcf->sh->log_ctx, sizeof(twmcf->sh->log_ctx) - 1,
+                 " in tw zone \"%V\"%Z", &shm_zone->shm.name);
+    shpool->log_ctx = twmcf->sh->log_ctx;
 
     /* a full zone is said once, by ngx_http_tw_zone_servers() */
     shpool->log_nomem = 0;
-
-    ngx_http_tw_zone_servers(shm_zone, twmcf);
 
     return NGX_OK;
 }
 
 
 /*
+ * Once the new configuration can no longer fail (its sockets are open):
+ * a reload that fails keeps the zone as it was, its reload uncounted and
+ * no server block taken for the configuration that did not start.
+ */
+
+void
+ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf)
+{
+    if (twmcf->reused) {
+        (void) ngx_atomic_fetch_add(&twmcf->sh->generation, 1);
+    }
+
+    ngx_http_tw_zone_servers(twmcf->shm_zone, twmcf);
+}
+
+
+/*
  * Gives every server with "tw on" its block: the one it had before the
  * reload if its label is unchanged, or a new one.  Runs in the master
- * while the configuration is read, never while connections are counted.
+ * before the new configuration's workers start.
  */
 
 static void
@@ -379,6 +395,7 @@ void
 ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh, ngx_http_tw_counters_t *sum)
 {
     ngx_uint_t               i, r, k, b;
+    ngx_atomic_uint_t        n;
     ngx_http_tw_counters_t  *c;
 
     ngx_memzero(sum, sizeof(ngx_http_tw_counters_t));
@@ -397,9 +414,12 @@ ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh, ngx_http_tw_counters_t *sum)
 
         for (r = 0; r < NGX_HTTP_TW_NHISTS; r++) {
             for (k = 0; k < NGX_HTTP_TW_NCLOSERS; k++) {
+                /* read once: the count is the buckets it has added up */
+
                 for (b = 0; b < NGX_HTTP_TW_NBUCKETS; b++) {
-                    sum->hist[r][k].buckets[b] += c->hist[r][k].buckets[b];
-                    sum->hist[r][k].count += c->hist[r][k].buckets[b];
+                    n = c->hist[r][k].buckets[b];
+                    sum->hist[r][k].buckets[b] += n;
+                    sum->hist[r][k].count += n;
                 }
 
                 sum->hist[r][k].sum += c->hist[r][k].sum;

@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use IO::Socket::INET;
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -89,5 +90,64 @@ is($c2->{generation}, 2, 'generation 2');
 ok($c2->{$_} >= $c1->{$_}, "$_ never goes backwards")
     for qw(accepted closed requests);
 is($c2->{accepted}, 17, 'still 17');
+
+# a reload that cannot bind a new address fails after nginx's retries
+# (2.5 s): the old workers go on, and the zone is as it was, the reload
+# uncounted and no block taken for the server that never started
+
+my $conf = <<'EOF';
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        keepalive_timeout 60s;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        server_name new.example;
+        location / { return 200 "new\n"; }
+    }
+    %%STATUS_SERVER%%
+}
+EOF
+
+my $busy = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                  LocalPort => $t->port('PORT_1'),
+                                  Listen => 1, ReuseAddr => 1)
+    or die "cannot hold port " . $t->port('PORT_1') . ": $!";
+
+my $st0 = $t->status;
+my @workers = sort $t->worker_pids;
+my $log = -s $t->prefix . '/error.log';
+
+$t->write_conf($conf);
+$t->allow_log(qr/bind\(\) to 127\.0\.0\.1:\d+ failed|still could not bind/);
+kill 'HUP', $t->master_pid;
+
+ok($t->wait_until(sub {
+       my $l = $t->error_log;
+       length $l > $log && substr($l, $log) =~ /still could not bind/
+   }, timeout => 15), 'the reload failed: the new address is taken');
+
+my $st1 = $t->status;
+is_deeply([sort $t->worker_pids], \@workers, 'the old workers go on');
+is($st1->{generation}, $st0->{generation}, 'the failed reload is not counted');
+is($st1->{zone}{free}, $st0->{zone}{free}, 'nor did it take a block');
+$t->http_get('/');
+is($t->status->{connections}{accepted}, $st0->{connections}{accepted} + 1,
+   'the counters go on');
+
+close $busy;
+
+ok($t->reload, 'the same reload once the address is free');
+my $st2 = $t->status;
+is($st2->{generation}, $st0->{generation} + 1, 'counted once');
+is($st2->{zone}{free}, $st0->{zone}{free} - 4096,
+   'one block taken, for the new server');
+is($t->http_get('/', port => $t->port('PORT_1'))->{body}, "new\n",
+   'the new server answers');
 
 $t->done;
