@@ -125,7 +125,7 @@ like($r->{body}, qr/^ngx_tw /, 'text without the directive');
 # nginx's filters match a type without its parameters: the Prometheus
 # format is compressed as text/plain, and keeps its one parameter
 
-my %type = (text => 'text/plain; charset=utf-8', json => 'application/json',
+my %ctype = (text => 'text/plain; charset=utf-8', json => 'application/json',
             prometheus => 'text/plain; version=0.0.4');
 my %start = (text => qr/^ngx_tw /, json => qr/^\{/,
              prometheus => qr/^# HELP nginx_tw_info /);
@@ -134,7 +134,7 @@ for my $f (qw(text json prometheus)) {
     $r = $t->http_get("/gzip?format=$f", port => $sp,
                       headers => ['Accept-Encoding: gzip']);
     is($r->{headers}{'content-encoding'}, 'gzip', "$f: gzip_types matched");
-    is($r->{headers}{'content-type'}, $type{$f}, "$f: content type");
+    is($r->{headers}{'content-type'}, $ctype{$f}, "$f: content type");
 
     my $body;
     gunzip(\$r->{body} => \$body);
