@@ -597,8 +597,6 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 
     ctx->connection = NULL;
 
-    (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
-
     if (ctx->srv == NULL) {
         port = c->listening->servers;
 
@@ -608,7 +606,14 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
         }
     }
 
+    /*
+     * the open count goes down right before the close is counted: a
+     * worker killed between the two would leave the connection neither
+     * open, nor closed, nor lost
+     */
+
     if (ctx->srv != NULL && !ctx->srv->enable) {
+        (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
         return;
     }
@@ -631,6 +636,7 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 
     ngx_http_tw_decide(c, s, &closer, &reason);
 
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
     (void) ngx_atomic_fetch_add(
                           &ngx_http_tw_counters->closes[reason][closer], 1);
 
