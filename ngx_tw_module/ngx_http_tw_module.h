@@ -187,7 +187,7 @@ typedef struct {
     /* tw_key: the index, how many values it holds, and the rest */
     ngx_http_tw_key_t *volatile keys[NGX_HTTP_TW_KEY_BUCKETS];
     ngx_atomic_t                nkeys;
-    ngx_uint_t                  keys_full;    /* warning logged */
+    ngx_uint_t                  keys_full;    /* error logged */
     ngx_http_tw_key_t           overflow;
 
     ngx_atomic_t                lost;

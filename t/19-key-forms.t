@@ -7,7 +7,8 @@
 # request with the value of the connection's request before, or of the
 # worker's last lookup, reuses that entry: values that change and come
 # back, within a connection and from one to the next, and values made
-# valid UTF-8, must still count where they belong.
+# valid UTF-8, must still count where they belong.  tw_key "" turns off
+# an inherited key.
 
 use strict;
 use warnings;
@@ -54,6 +55,19 @@ http {
         location /bad { root %%PREFIX%%/missing; return 200 "ok\n"; }
         location /good { root %%PREFIX%%; return 200 "ok\n"; }
     }
+
+    # the http level's key below, inherited, and turned off
+    server {
+        listen 127.0.0.1:%%PORT_5%%;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_6%%;
+        tw_key "";
+        location / { return 200 "ok\n"; }
+    }
+    tw_key $http_x_c;
+
     %%STATUS_SERVER%%
 }
 EOF
@@ -253,6 +267,22 @@ sub connection {
     my $root = Cwd::abs_path($t->prefix);
     is_deeply(moved($before, $after), { $root => [1, 1] },
               'the same variable, evaluated: its value');
+}
+
+# tw_key "" turns off the key a server inherits
+
+{
+    my ($before, $sb) = keys_now();
+
+    connection('PORT_5', get('X-C' => 'inherited', close => 1));
+    connection('PORT_6', get('X-C' => 'off', close => 1));
+
+    my ($after, $sa) = keys_now();
+
+    is_deeply(moved($before, $after), { inherited => [1, 1] },
+              'tw_key "": the inherited key is off');
+    is($sa->{connections}{closed} - $sb->{connections}{closed}, 2,
+       'tw_key "": the close is counted');
 }
 
 $t->done;
