@@ -73,11 +73,13 @@ ngx_http_tw_closer(ngx_http_tw_snapshot_t *s)
          * lingering close.
          */
 
-        if (s->shut_wr && !s->read_error) {
+        if (s->shut_wr && !s->read_error && !s->reset_in) {
 
             /*
              * both FINs are in; the client's came first if it was already
-             * there when nginx started its answer (a half-close)
+             * there when nginx started its answer (a half-close); an RST,
+             * read by nginx or not, came instead of the client's FIN, or
+             * before nginx's shutdown(), which then failed
              */
 
             return s->fin_early ? NGX_HTTP_TW_CLIENT : NGX_HTTP_TW_SERVER;
@@ -233,6 +235,17 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
                    ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_KEEPALIVE_TIMEOUT;
         }
 
+        if (s->read_error) {
+
+            /*
+             * nginx could not read what came next: with TLS, a record it
+             * could not decrypt, or a renegotiation (an RST is the
+             * client's, above)
+             */
+
+            return NGX_HTTP_TW_ERROR_RESPONSE;
+        }
+
         return NGX_HTTP_TW_OTHER;
 
     default: /* NGX_HTTP_TW_PHASE_REQUEST */
@@ -243,7 +256,9 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_CLOSED_BY_CONFIG;
     }
 
-    if (s->status == 499 || (s->conn_error && client)) {
+    /* with TLS, a close_notify read by nginx may come before any FIN */
+
+    if (s->status == 499 || (s->conn_error && (client || s->read_eof))) {
         return NGX_HTTP_TW_CLIENT_ABORT;
     }
 
@@ -340,7 +355,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
-    if (client) {
+    if (client || s->read_eof) {
         return NGX_HTTP_TW_CLIENT_IDLE;
     }
 

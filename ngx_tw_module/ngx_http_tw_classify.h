@@ -97,6 +97,7 @@ typedef struct {
     u_char       unread;                 /* close() will send RST */
     u_char       linger_reset;           /* SO_LINGER {1, 0}: RST */
     u_char       shut_wr;                /* nginx sent FIN by shutdown() */
+    u_char       reset_in;               /* an RST nginx has not read */
     u_char       fin_early;              /* client FIN in before answer */
 
     /* nginx's connection flags at close */

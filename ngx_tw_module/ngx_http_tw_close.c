@@ -312,6 +312,7 @@ ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
     ctx->snap.tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
     ctx->snap.unread = 0;
     ctx->snap.linger_reset = 0;
+    ctx->snap.reset_in = 0;
     ctx->snap.shut_wr = 0;
     ctx->snap.fin_early = 0;
     ctx->snap.terminate = 0;
@@ -404,7 +405,7 @@ void
 ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s)
 {
-    int                        n;
+    int                        n, err;
     socklen_t                  len;
     struct linger              linger;
     ngx_uint_t                 fin, peek;
@@ -456,19 +457,35 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     if (!ctx->ssl || mptcp) {
         peek = 1;
         rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
+        err = (rc == -1) ? ngx_socket_errno : 0;
 
-        if (rc == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        if (rc == -1 && err == NGX_EAGAIN) {
             s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
 
         } else if (rc > 0) {
             s->unread = 1;
 
-        } else if (mptcp) {
-            /* the client's FIN is mapped below, once shut_wr is known */
-            fin = (rc == 0);
+        } else {
 
-            if (!fin) {
-                s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
+            /*
+             * the error of an RST that nginx has not read, which the
+             * peek takes: kept in the context, for a later look (the
+             * variables look in the log phase); a shutdown() that failed
+             * on the RST sent no FIN
+             */
+
+            if (err == NGX_ECONNRESET || err == NGX_EPIPE) {
+                s->reset_in = 1;
+                ctx->snap.reset_in = 1;
+            }
+
+            if (mptcp) {
+                /* the client's FIN is mapped below, once shut_wr is known */
+                fin = (rc == 0);
+
+                if (!fin) {
+                    s->tcp_state = NGX_HTTP_TW_TCP_CLOSE;
+                }
             }
         }
     }
@@ -480,6 +497,19 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 
         if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
             s->tcp_state = ti.tcpi_state;
+        }
+
+        /* without the peek, the RST's error is asked for, when closed */
+
+        len = sizeof(int);
+
+        if (!peek
+            && s->tcp_state == NGX_HTTP_TW_TCP_CLOSE
+            && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+            && (err == NGX_ECONNRESET || err == NGX_EPIPE))
+        {
+            s->reset_in = 1;
+            ctx->snap.reset_in = 1;
         }
     }
 #endif

@@ -6,6 +6,7 @@
 # complete while the request body was still arriving (unbuffered proxying),
 # and a discard of the body that outlasted lingering_time.  A body nginx
 # cannot parse makes the close an error_response, lingering close or not.
+# A client's RST before or after nginx's shutdown() leaves no TIME-WAIT.
 
 use strict;
 use warnings;
@@ -199,6 +200,24 @@ $t->case_ok(name => 'discard outlasts lingering_time, the client resets',
                 $t->reset($s);
             },
             expect => { 'lingering/client_reset' => 2 },
+            tw_server => 0, tw_client => 0);
+
+# bytes after a "Connection: close" request make nginx close with a
+# lingering close; the client reads a byte of the answer and resets.  The
+# RST comes before nginx's shutdown(), which then fails and sends no FIN
+# (a few in a hundred, on loopback), or after it: no TIME-WAIT either way,
+# and every close is the client's reset
+
+$t->case_ok(name => 'lingering close, the client resets at once',
+            n => 300,
+            run => sub {
+                my $s = $t->connect;
+                $t->send_raw($s, "GET /plain HTTP/1.1\r\nHost: x\r\n"
+                             . "Connection: close\r\n\r\nXYZ");
+                sysread($s, my $b, 1);
+                $t->reset($s);
+            },
+            expect => { 'client_close/client_reset' => 300 },
             tw_server => 0, tw_client => 0);
 
 $t->done;

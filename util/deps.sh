@@ -13,7 +13,7 @@ for what in "$@"; do
                    libssl-dev zlib1g-dev dpkg-dev" ;;
     dynamic) pkgs="$pkgs nginx nginx-dev" ;;
     test)    pkgs="$pkgs perl iproute2 util-linux curl apache2-utils
-                   openssl prometheus" ;;
+                   openssl libio-socket-ssl-perl prometheus" ;;
     bench)   pkgs="$pkgs wrk valgrind apache2-utils curl" ;;
     valgrind) pkgs="$pkgs valgrind" ;;
     *)       echo "util/deps.sh: unknown group \"$what\"" >&2; exit 2 ;;

@@ -171,6 +171,20 @@ test_closer(void)
     s->read_error = 1;
     CHECK(s, CLIENT_RESET, LINGERING, "CLOSE with recv error: client RST");
 
+    s = snap(REQUEST, CLOSE);
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->reset_in = 1;
+    s->close_header = 1;
+    CHECK(s, CLIENT_RESET, CLIENT_CLOSE,
+          "CLOSE with an RST nginx did not read: its shutdown() failed");
+
+    s = snap(HTTP2, CLOSE);
+    s->shut_wr = 1;
+    s->reset_in = 1;
+    CHECK(s, CLIENT_RESET, HTTP2,
+          "HTTP/2: an RST before nginx's shutdown(), unread");
+
     s = snap(REQUEST, ESTAB);
     s->unread = 1;
     s->status = 400;
@@ -522,6 +536,25 @@ test_request(void)
     s = snap(REQUEST, ESTAB);
     s->status = 200;
     CHECK(s, SERVER, OTHER, "unexplained server close stays visible");
+
+    s = snap(KEEPALIVE, ESTAB);
+    s->read_error = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "idle, nginx could not read what came (a bad TLS record)");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->read_eof = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, CLIENT_IDLE,
+          "TLS close_notify while a body was discarded: the client's end");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 400;
+    s->read_eof = 1;
+    s->conn_error = 1;
+    CHECK(s, SERVER, CLIENT_ABORT,
+          "TLS close_notify in the middle of a request: aborted");
 
     s = snap(HTTP2, ESTAB);
     s->read_timedout = 1;

@@ -1,0 +1,167 @@
+#!/usr/bin/perl
+
+# TLS closes that only the TLS layer tells apart, the client having sent
+# no FIN, so that nginx's comes first each time (TIME-WAIT on the server
+# port): a record nginx cannot read on an idle keep-alive connection
+# (error_response), a close_notify while nginx discards a request body
+# (client_idle, as a client's FIN there), and a close_notify in the
+# middle of a request header (client_abort, as a client's FIN there).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+plan skip_all => 'openssl and IO::Socket::SSL are needed'
+    unless TwTest::have('openssl') && eval { require IO::Socket::SSL; 1 };
+
+$t->tls_cert;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    ssl_certificate %%PREFIX%%/cert.pem;
+    ssl_certificate_key %%PREFIX%%/key.pem;
+
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        client_header_timeout 10s;
+        keepalive_timeout 30s;
+        location / { return 200 "ok\n"; }
+    }
+    %%STATUS_SERVER%%
+}
+EOF
+
+$t->run;
+
+my $n = 3;
+
+sub tls {
+    my $s = IO::Socket::SSL->new(
+        PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10,
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
+        or die "TLS connection: " . IO::Socket::SSL::errstr() . "\n";
+    return $s;
+}
+
+# the response, read through TLS
+
+sub response {
+    my ($s) = @_;
+    my $b = '';
+    my $deadline = time + 10;
+
+    while ($b !~ /\r\n\r\nok\n\z/ && time < $deadline) {
+        my $n = sysread($s, $b, 4096, length $b);
+        last unless $n;
+    }
+
+    return $b;
+}
+
+# the socket under TLS, to write raw bytes and to see nginx's close
+
+sub raw {
+    my ($s) = @_;
+    open my $raw, '+<&=', fileno($s) or die "raw socket: $!";
+    return $raw;
+}
+
+sub wait_eof {
+    my ($raw) = @_;
+    my $v = '';
+    vec($v, fileno($raw), 1) = 1;
+
+    for (1 .. 100) {
+        select(my $r = $v, undef, undef, 0.1) or next;
+        my $n = sysread($raw, my $buf, 4096);
+        return 1 if defined $n && $n == 0;
+        return 0 unless defined $n;
+    }
+
+    return 0;
+}
+
+# 1. an application data record nginx cannot decrypt, on an idle
+# keep-alive connection
+
+my $c0 = $t->settled;
+my $tw0 = $t->tw_server;
+
+for (1 .. $n) {
+    my $s = tls();
+    print $s "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    like(response($s), qr/^HTTP\/1\.1 200/, 'bad record: a first response');
+
+    my $raw = raw($s);
+    syswrite($raw, "\x17\x03\x03\x00\x20" . "\0" x 32);
+    ok(wait_eof($raw), 'bad record: nginx closes');
+
+    # no close_notify to a closed peer, whose kernel would reset
+
+    $s->close(SSL_no_shutdown => 1);
+}
+
+my $c1 = $t->settled;
+$t->moved_ok($c0, $c1, { 'error_response/server' => $n },
+             "bad record on an idle connection: error_response by server");
+is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+   "kernel: $n TIME-WAIT sockets on the server port");
+$t->allow_log(qr/SSL_read\(\) failed/);
+
+# 2. a close_notify, without FIN, while nginx discards a request body
+
+$tw0 = $t->tw_server;
+
+for (1 .. $n) {
+    my $s = tls();
+    print $s "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        . "0123456789";
+    like(response($s), qr/^HTTP\/1\.1 200/, 'discard: the response');
+
+    $s->stop_SSL(SSL_fast_shutdown => 1);
+    my $raw = raw($s);
+    ok(wait_eof($raw), 'discard: nginx closes on the close_notify');
+    close $raw;
+    close $s;
+}
+
+my $c2 = $t->settled;
+$t->moved_ok($c1, $c2, { 'client_idle/server' => $n },
+             'close_notify during a discard: client_idle, nginx first');
+is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+   "kernel: $n more TIME-WAIT sockets on the server port");
+
+# 3. a close_notify in the middle of a request header
+
+$tw0 = $t->tw_server;
+
+for (1 .. $n) {
+    my $s = tls();
+    print $s "GET / HTTP/1.1\r\nHost:";
+    select undef, undef, undef, 0.1;
+
+    $s->stop_SSL(SSL_fast_shutdown => 1);
+    my $raw = raw($s);
+    ok(wait_eof($raw), 'partial header: nginx closes on the close_notify');
+    close $raw;
+    close $s;
+}
+
+my $c3 = $t->settled;
+$t->moved_ok($c2, $c3, { 'client_abort/server' => $n },
+             'close_notify in a request header: client_abort, nginx first');
+is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+   "kernel: $n more TIME-WAIT sockets on the server port");
+
+$t->done;
