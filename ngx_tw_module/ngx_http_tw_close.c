@@ -405,11 +405,12 @@ void
 ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s)
 {
-    int                        n, err;
+    int                        n;
     socklen_t                  len;
     struct linger              linger;
     ngx_uint_t                 fin, peek;
 #if (NGX_LINUX)
+    int                        err;
     u_char                     ch;
     ssize_t                    rc;
     ngx_uint_t                 mptcp;
@@ -574,12 +575,14 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     if (fin) {
 
         /*
-         * an RST that nginx has read leaves only the end of data to
-         * peek: nginx's recv() error, or, in the keep-alive handler,
-         * which takes an RST for a plain close, a close without a mark
+         * an RST that nginx has read, or an earlier peek has taken
+         * (reset_in), leaves only the end of data to peek: nginx's
+         * recv() error, or, in the keep-alive handler, which takes an
+         * RST for a plain close, a close without a mark
          */
 
         s->tcp_state = (s->shut_wr
+                        || s->reset_in
                         || c->read->error
                         || (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE
                             && !c->read->eof && !c->read->timedout
