@@ -200,7 +200,7 @@ $(DYNAMIC)/Makefile: $(TOP)/config
 
 # the classifier's own unit tests: a plain C program, no nginx process
 
-unit: $(UNIT)/classify $(UNIT)/render $(UNIT)/timewait
+unit: $(UNIT)/classify $(UNIT)/render $(UNIT)/timewait $(UNIT)/clockshift.so
 
 $(UNIT)/classify: $(TOP)/t/unit/classify.c \
                   $(TOP)/ngx_tw_module/ngx_http_tw_classify.c \
@@ -213,6 +213,12 @@ $(UNIT)/classify: $(TOP)/t/unit/classify.c \
 	    -I $(STATIC) -I $(TOP)/ngx_tw_module \
 	    -o $@ $(TOP)/t/unit/classify.c \
 	    $(TOP)/ngx_tw_module/ngx_http_tw_classify.c
+
+# a step of the wall clock, for a running nginx (t/45-clock-step.t)
+
+$(UNIT)/clockshift.so: $(TOP)/t/lib/clockshift.c
+	@mkdir -p $(UNIT)
+	$(CC) -O -W -Wall -Werror -shared -fPIC -o $@ $< -ldl
 
 # the status renderer and the kernel's counts, each with everything else
 # of the test build: its compiler flags, its objects but the one the test

@@ -489,6 +489,13 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
 
         if (listen) {
             twscf->listen = *listen;
+
+            /* a UNIX socket's path may have any byte, as a name */
+
+            if (ngx_http_tw_name_escape(cf->pool, &twscf->listen) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
         twscfp = ngx_array_push(&twmcf->servers);

@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770008
+#define NGX_HTTP_TW_MAGIC         0x74770009
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -93,6 +93,14 @@ typedef struct {
 
 #define NGX_HTTP_TW_RING          64
 #define NGX_HTTP_TW_WINDOW        60
+
+/*
+ * The rings' seconds: nginx's monotonic clock, as the kernel's TIME_WAIT
+ * timers, which a step of the wall clock does not move
+ */
+
+#define ngx_http_tw_ring_now()                                                \
+    ((ngx_atomic_uint_t) (ngx_current_msec / 1000))
 
 
 typedef struct {
@@ -172,11 +180,13 @@ typedef struct {
 
     ngx_uint_t                  magic;
     time_t                      start_time;
+    ngx_msec_t                  start_msec;   /* nginx's monotonic clock */
     ngx_atomic_t                generation;
 
     /* the sums at the last reset (POST or DELETE), under shpool->mutex */
     ngx_http_tw_counters_t      baseline;
     time_t                      reset_time;
+    ngx_msec_t                  reset_msec;
     ngx_atomic_t                resets;
 
     ngx_http_tw_block_t        *blocks;
@@ -398,7 +408,7 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
     ngx_http_tw_tick_t         *t;
     ngx_http_tw_server_tick_t  *st;
 
-    now = ngx_time();
+    now = ngx_http_tw_ring_now();
 
     t = &sh->ring[now % NGX_HTTP_TW_RING];
 

@@ -51,6 +51,7 @@ static u_char *ngx_http_tw_status_kernel(u_char *p, ngx_atomic_int_t n);
 static u_char *ngx_http_tw_hist_quantile(u_char *p, ngx_uint_t hist,
     ngx_http_tw_hist_report_t *h, ngx_uint_t percent);
 static u_char *ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n);
+static time_t ngx_http_tw_status_since(time_t sec, ngx_msec_t msec);
 static u_char *ngx_http_tw_json_table(u_char *p,
     ngx_atomic_uint_t *closers, ngx_atomic_uint_t *reasons,
     ngx_atomic_uint_t closes[][NGX_HTTP_TW_NCLOSERS], ngx_uint_t all);
@@ -391,6 +392,8 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
     rp->period = period;
     rp->start_time = sh->start_time;
     rp->period_start = sh->start_time;
+    rp->start_msec = sh->start_msec;
+    rp->period_msec = sh->start_msec;
 
     if (period == NGX_HTTP_TW_SINCE_START) {
         if (ngx_http_tw_status_keys(twmcf, period, rp, pool) != NGX_OK) {
@@ -434,12 +437,14 @@ ngx_http_tw_status_collect(ngx_http_tw_main_conf_t *twmcf, ngx_uint_t format,
 
         if (sh->reset_time) {
             rp->period_start = sh->reset_time;
+            rp->period_msec = sh->reset_msec;
             rp->after_reset = 1;
         }
 
         if (period == NGX_HTTP_TW_RESET) {
             sh->baseline = *sum;
             sh->reset_time = ngx_time();
+            sh->reset_msec = ngx_current_msec;
             sh->resets++;
 
             ngx_http_tw_status_rebase(sh);
@@ -762,7 +767,8 @@ ngx_http_tw_group_read(ngx_http_tw_report_t *rp,
 
     case NGX_HTTP_TW_FORMAT_TEXT:
         labels = sr->name.len + sr->listen.len
-                 + ngx_escape_json(NULL, sr->name.data, sr->name.len);
+                 + ngx_escape_json(NULL, sr->name.data, sr->name.len)
+                 + ngx_escape_json(NULL, sr->listen.data, sr->listen.len);
 
         /* a header and a totals line, then 44 + max(N, 12) per cell */
 
@@ -868,6 +874,21 @@ ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n)
 }
 
 
+/*
+ * Seconds since a moment the zone recorded, by nginx's monotonic clock,
+ * which a step of the wall clock does not move; by the wall clock where
+ * the milliseconds wrap (32 bits, every 49.7 days)
+ */
+
+static time_t
+ngx_http_tw_status_since(time_t sec, ngx_msec_t msec)
+{
+    if (sizeof(ngx_msec_t) < 8) {
+        return ngx_time() - sec;
+    }
+
+    return (time_t) ((ngx_current_msec - msec) / 1000);
+}
 
 
 static u_char *
@@ -883,7 +904,8 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
                     NGX_HTTP_TW_VERSION, NGINX_VERSION);
 
     p = ngx_sprintf(p, "uptime: %T s, reloads: %uA\n",
-                    ngx_time() - rp->start_time, rp->generation);
+                    ngx_http_tw_status_since(rp->start_time, rp->start_msec),
+                    rp->generation);
 
     if (rp->period == NGX_HTTP_TW_SINCE_START) {
         p = ngx_sprintf(p, "period: since start, resets: %uA\n",
@@ -892,7 +914,9 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
     } else {
         p = ngx_sprintf(p, "period: since %s, %T s, resets: %uA\n",
                         rp->after_reset ? "the last reset" : "start",
-                        ngx_time() - rp->period_start, rp->resets);
+                        ngx_http_tw_status_since(rp->period_start,
+                                                 rp->period_msec),
+                        rp->resets);
     }
 
     p = ngx_sprintf(p, "connections: accepted %uA, open %uA, closed %uA, "
@@ -986,8 +1010,9 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
 
         p = ngx_cpymem(p, "\nserver \"", sizeof("\nserver \"") - 1);
         p = (u_char *) ngx_escape_json(p, sr->name.data, sr->name.len);
-        p = ngx_sprintf(p, "\" %V: TIME_WAIT now %uA; ",
-                        &sr->listen, sr->time_wait);
+        p = ngx_cpymem(p, "\" ", sizeof("\" ") - 1);
+        p = (u_char *) ngx_escape_json(p, sr->listen.data, sr->listen.len);
+        p = ngx_sprintf(p, ": TIME_WAIT now %uA; ", sr->time_wait);
         p = ngx_http_tw_text_group(p, sr);
     }
 

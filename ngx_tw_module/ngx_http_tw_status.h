@@ -69,6 +69,8 @@ typedef struct {
     ngx_atomic_uint_t        resets;
     time_t                   start_time;
     time_t                   period_start;
+    ngx_msec_t               start_msec;
+    ngx_msec_t               period_msec;
     ngx_uint_t               format;        /* NGX_HTTP_TW_FORMAT_* */
     ngx_uint_t               period;
     ngx_uint_t               after_reset;   /* the period began at a reset */

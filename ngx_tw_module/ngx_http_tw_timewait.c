@@ -55,8 +55,8 @@ static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
  * Makes a slot count the second "now".  The first writer of a new second
  * marks the slot busy, zeroes it, then stamps it; the others wait the few
  * instructions that takes.  Returns 0 when the slot cannot be had (a
- * clock that went back, or a writer stalled mid-way): that close is then
- * missing from the estimate, and nothing ever blocks.
+ * writer stalled mid-way): that close is then missing from the
+ * estimate, and nothing ever blocks.
  */
 
 ngx_uint_t
@@ -92,10 +92,13 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
             {
                 return 0;
             }
-
-        } else if (old > now) {
-            return 0;
         }
+
+        /*
+         * a dead claimer's mark, an older second, or one at least 64
+         * seconds ahead: the clock wrapped (a 32-bit ngx_msec_t, every
+         * 49.7 days)
+         */
 
         if (ngx_atomic_cmp_set(stamp, old, ngx_http_tw_ring_busy(ngx_pid))) {
             for (i = 0; i < n; i++) {
@@ -128,7 +131,7 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t   n, now, stamp, total;
     ngx_http_tw_tick_t *t;
 
-    now = ngx_time();
+    now = ngx_http_tw_ring_now();
     total = 0;
 
     ngx_memzero(reasons, NGX_HTTP_TW_NREASONS * sizeof(ngx_atomic_uint_t));
@@ -163,7 +166,7 @@ ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
     ngx_atomic_uint_t           now, stamp, total;
     ngx_http_tw_server_tick_t  *st;
 
-    now = ngx_time();
+    now = ngx_http_tw_ring_now();
     total = 0;
 
     for (i = 0; i < NGX_HTTP_TW_RING; i++) {

@@ -115,6 +115,7 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     twmcf->sh->magic = NGX_HTTP_TW_MAGIC;
     twmcf->sh->start_time = ngx_time();
+    twmcf->sh->start_msec = ngx_current_msec;
     twmcf->sh->kernel_listen = -1;
     twmcf->sh->kernel_host = -1;
 

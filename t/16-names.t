@@ -5,7 +5,8 @@
 # valid character becomes "?"), so that JSON and Prometheus readers take
 # every response; advice texts show a value escaped as in JSON; servers
 # with the same label (first server_name, first listen address) share one
-# entry.
+# entry; a listen address with a byte that is not UTF-8 is made valid as
+# a name is.
 
 use strict;
 use warnings;
@@ -21,7 +22,8 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-# and a server name with a byte that is not UTF-8 (nginx takes any byte)
+# and a server name with a byte that is not UTF-8 (nginx takes any byte),
+# and a UNIX socket's path with one (never watched, but listed)
 
 my $conf = <<'EOF';
 %%TEST_GLOBALS%%
@@ -56,6 +58,11 @@ http {
         location / { return 200 "ok\n"; }
     }
     server {
+        listen unix:%%PREFIX%%/UNIXPATH;
+        server_name unix.example;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_STATUS%%;
         tw off;
         location = /tw_status { tw_status; tw_status_reset on; }
@@ -63,6 +70,7 @@ http {
 }
 EOF
 
+$conf =~ s/UNIXPATH/s\xff\x01q.sock/;
 $conf =~ s/LATIN1/caf\xe9.example/;
 $conf =~ s/LATIN2/caf\xe8.example/;
 $t->write_conf($conf);
@@ -218,6 +226,11 @@ is(scalar(grep { $_->{name} eq 'caf\xE9.example' } @{ $st->{servers} }),
    1, 'a server name with a byte that is not UTF-8: \xNN in its place');
 is(scalar(grep { $_->{name} eq 'caf\xE8.example' } @{ $st->{servers} }),
    1, 'and one that differs only in that byte: apart');
+is(scalar(grep { $_->{name} eq 'unix.example'
+                 && $_->{listen} eq "unix:$t->{prefix}/s\\xFF\x01q.sock" }
+          @{ $st->{servers} }),
+   1, 'a UNIX path with a byte that is not UTF-8: \xNN in its place')
+    or diag(explain([map { $_->{listen} } @{ $st->{servers} }]));
 is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
           @{ $st->{keys} }), 1, 'quotes: several cells');
 

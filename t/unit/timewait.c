@@ -10,8 +10,9 @@
  * same sockets.  Real TIME_WAIT sockets are made on a port of 127.0.0.1
  * (and ::1 where there is IPv6) that the test bound itself, closing the
  * accepted side first; a /proc/net/tcp of its own, longer than the read
- * buffer, checks the parser line by line.  Prints TAP; t/41-kernel.t
- * runs it.  Built with the objects of the test build of nginx
+ * buffer, checks the parser line by line.  The claim of a ring slot by
+ * the first close of a second, in every state the slot can be found in.
+ * Prints TAP; t/41-kernel.t runs it.  Built with the objects of the test build of nginx
  * ("make unit").
  */
 
@@ -293,6 +294,60 @@ file_tests(void)
 }
 
 
+static void
+ring_tests(void)
+{
+    ngx_pid_t          pid;
+    ngx_atomic_t       stamp, counts[3];
+    ngx_atomic_uint_t  now;
+
+    now = 100000;
+
+    stamp = now;
+    counts[0] = 5;
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
+       && counts[0] == 5, "ring: the current second, kept");
+
+    stamp = now - 64;
+    counts[0] = 5;
+    counts[2] = 7;
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
+       && stamp == now && counts[0] == 0 && counts[2] == 0,
+       "ring: an older second, cleared and taken");
+
+    /* the wall clock stepped back once made this slot useless */
+
+    stamp = now + 64 * 5;
+    counts[1] = 9;
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
+       && stamp == now && counts[1] == 0,
+       "ring: a second 320 s ahead (the clock wrapped), taken");
+
+    /* busy: a claimer alive is waited for, then given up on */
+
+    stamp = ngx_http_tw_ring_busy(getppid());
+    counts[0] = 3;
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 0
+       && counts[0] == 3, "ring: busy with a live claimer, left alone");
+
+    /* busy: a claimer that died is taken over */
+
+    pid = fork();
+
+    if (pid == 0) {
+        _exit(0);
+    }
+
+    waitpid(pid, NULL, 0);
+
+    stamp = ngx_http_tw_ring_busy(pid);
+    counts[0] = 3;
+    ok(pid > 0 && ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
+       && stamp == now && counts[0] == 0,
+       "ring: busy with a claimer that died, taken over");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -306,6 +361,7 @@ main(int argc, char **argv)
     family_tests(AF_INET, "IPv4", 50);
     family_tests(AF_INET6, "IPv6", 20);
     file_tests();
+    ring_tests();
 
     printf("1..%d\n", tests);
 
