@@ -896,8 +896,12 @@ sub settled {
     }, timeout => $timeout);
     return $c if $c;
 
+    # a close never counted leaves its connection open for ever: the
+    # books add up all the same (open is what is neither closed nor
+    # lost), so this is where it shows
+
     $c = $self->counts(%opts);
-    Test::More::diag("not settled after ${timeout}s: $c->{open} open,"
+    Test::More::fail("settled: $c->{open} still open after ${timeout}s,"
                      . ($self->_accepted_all ? ' none'
                                              : ' some still')
                      . ' in an accept queue');
@@ -1910,7 +1914,9 @@ C<excluded>, C<requests> and C<generation>.
 
 The counts, once nginx has accepted every connection waiting on the
 test's ports (their listening sockets' accept queues, from C<ss -ltn>, are
-empty) and no tracked connection is open (at most 5 seconds).
+empty) and no tracked connection is open (at most 10 seconds, or
+C<timeout>).  Not settled by then is a failed test: a close that was never
+counted leaves its connection open, where the books still add up.
 
 =head2 moved_ok($before, $after, { 'reason/closer' => n, ... }, $name)
 
