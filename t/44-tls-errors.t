@@ -6,6 +6,9 @@
 # (error_response), a close_notify while nginx discards a request body
 # (client_idle, as a client's FIN there), and a close_notify in the
 # middle of a request header (client_abort, as a client's FIN there).
+# Then the client first, in a fixed order, on an idle connection: its
+# close_notify and FIN, its FIN alone (client_idle, TIME-WAIT on the
+# client), and an RST (client_idle by client_reset, no TIME-WAIT).
 
 use strict;
 use warnings;
@@ -14,6 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use Socket qw(IPPROTO_TCP TCP_CORK);
 use TwTest;
 
 my $t = TwTest->new(netns => 1);
@@ -163,5 +167,63 @@ $t->moved_ok($c2, $c3, { 'client_abort/server' => $n },
              'close_notify in a request header: client_abort, nginx first');
 is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
    "kernel: $n more TIME-WAIT sockets on the server port");
+
+# 4-6. the client closes an idle keep-alive connection first: with its
+# close_notify then its FIN, with its FIN alone, or with an RST; it reads
+# until nginx's close (the first two), so that its TIME-WAIT is made
+
+my $c = $c3;
+
+for my $case (['close_notify and FIN', 'client_idle/client', 1, 1],
+              ['FIN alone', 'client_idle/client', 0, 1],
+              ['RST', 'client_idle/client_reset', 0, 0])
+{
+    my ($name, $cell, $notify, $fin) = @$case;
+    my $srv0 = $t->tw_server;
+    my $cli0 = $t->tw_client;
+
+    for (1 .. $n) {
+        my $s = tls();
+        print $s "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        like(response($s), qr/^HTTP\/1\.1 200/, "$name: the response");
+
+        my $raw = raw($s);
+
+        # the close_notify held back, to leave in one segment with the
+        # FIN: nginx, answering the close_notify with its own close,
+        # could otherwise send its FIN before the client's came in
+
+        if ($notify) {
+            setsockopt($raw, IPPROTO_TCP, TCP_CORK, 1) or die "cork: $!";
+            $s->stop_SSL(SSL_fast_shutdown => 1);
+        }
+
+        if ($fin) {
+            shutdown($raw, 1);
+            ok(wait_eof($raw), "$name: nginx closes after the client");
+            close $raw;
+
+        } else {
+            $t->reset($raw);
+        }
+
+        if ($notify) {
+            close $s;
+
+        } else {
+            $s->close(SSL_no_shutdown => 1);
+        }
+    }
+
+    my $c1 = $t->settled;
+    $t->moved_ok($c, $c1, { $cell => $n }, "$name: $cell");
+    $c = $c1;
+
+    is($t->wait_tw_client($cli0 + $n * $fin), $cli0 + $n * $fin,
+       "$name: kernel: " . ($fin ? $n : 'no') . ' TIME-WAIT on the client');
+    is($t->tw_server, $srv0, "$name: kernel: none on the server port");
+}
+
+$t->allow_log(qr/SSL_read\(\) failed|peer closed connection/);
 
 $t->done;
