@@ -2,7 +2,8 @@
 
 # HTTP/2 connections are counted under one reason, "http2", with the
 # closer right: nginx's GOAWAY and FIN when it ends the connection (idle
-# timeout, keepalive_requests), the client's FIN when the client does.
+# timeout, keepalive_requests), the client's FIN when the client does,
+# nginx's RST when a stream that timed out had SO_LINGER set.
 
 use strict;
 use warnings;
@@ -168,5 +169,32 @@ $t->case_ok(name => 'HTTP/2, a stream reset, then idle', n => 1,
             },
             expect => { 'http2/server' => $n },
             tw_server => $n, tw_client => 0);
+
+# the same, with a client that stays silent after nginx's FIN: nginx's
+# lingering close runs out (lingering_timeout), and close() on the socket
+# with SO_LINGER {1, 0} resets it: server_reset, no TIME-WAIT anywhere.
+# The module learns of the linger from the stream that timed out, as the
+# connection's own flags say nothing of it.
+
+my @held;
+
+$t->case_ok(name => 'HTTP/2, a stream reset, then a lingering close that'
+                    . ' runs out', n => 1,
+            accepted => $n, port => $t->port('PORT_2'),
+            run => sub {
+                @held = map {
+                    my $s = $t->connect(port => $t->port('PORT_2'));
+                    $t->send_raw($s, $drop);
+                    $s;
+                } 1 .. $n;
+                for my $s (@held) {
+                    my $how = $t->wait_close($s, timeout => 6);
+                    die "expected eof, got $how\n" unless $how eq 'eof';
+                }
+            },
+            expect => { 'http2/server_reset' => $n },
+            tw_server => 0, tw_client => 0);
+
+$t->close($_) for @held;
 
 $t->done;
