@@ -877,17 +877,22 @@ ngx_http_tw_status_kernel_json(u_char *p, ngx_atomic_int_t n)
 /*
  * Seconds since a moment the zone recorded, by nginx's monotonic clock,
  * which a step of the wall clock does not move; by the wall clock where
- * the milliseconds wrap (32 bits, every 49.7 days)
+ * the milliseconds wrap (32 bits, every 49.7 days).  Another worker may
+ * have recorded it with a cached time a little ahead of this one's.
  */
 
 static time_t
 ngx_http_tw_status_since(time_t sec, ngx_msec_t msec)
 {
+    ngx_msec_int_t  ms;
+
     if (sizeof(ngx_msec_t) < 8) {
-        return ngx_time() - sec;
+        return ngx_max(ngx_time() - sec, 0);
     }
 
-    return (time_t) ((ngx_current_msec - msec) / 1000);
+    ms = (ngx_msec_int_t) (ngx_current_msec - msec);
+
+    return (ms > 0) ? (time_t) (ms / 1000) : 0;
 }
 
 

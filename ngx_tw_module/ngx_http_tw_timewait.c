@@ -27,8 +27,8 @@
 
 /*
  * A slot being claimed holds ~pid, its claimer's pid with every bit
- * flipped: above any second, as Linux pids stay below 2^22, even with
- * 32-bit counters (until 2105).
+ * flipped: above any second of the monotonic clock, as Linux pids stay
+ * below 2^22, even with 32-bit counters.
  */
 
 #define ngx_http_tw_ring_busy(pid)      (~(ngx_atomic_uint_t) (pid))
@@ -36,6 +36,9 @@
     ((stamp) >= ~(ngx_atomic_uint_t) 0x3fffff)
 #define ngx_http_tw_ring_claimer(stamp) ((ngx_pid_t) ~(stamp))
 #define NGX_HTTP_TW_MAX_PORTS   64
+
+/* a stamp this far ahead is from before the clock wrapped (24.8 days) */
+#define NGX_HTTP_TW_RING_WRAPPED  (NGX_MAX_UINT32_VALUE / 1000 / 2)
 
 
 #if (NGX_LINUX)
@@ -55,8 +58,9 @@ static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
  * Makes a slot count the second "now".  The first writer of a new second
  * marks the slot busy, zeroes it, then stamps it; the others wait the few
  * instructions that takes.  Returns 0 when the slot cannot be had (a
- * writer stalled mid-way): that close is then missing from the
- * estimate, and nothing ever blocks.
+ * writer stalled mid-way, or this writer's cached time a minute or more
+ * behind, the slot counting a later second): that close is then missing
+ * from the estimate, and nothing ever blocks.
  */
 
 ngx_uint_t
@@ -92,12 +96,21 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
             {
                 return 0;
             }
+
+        } else if (old > now && old - now < NGX_HTTP_TW_RING_WRAPPED) {
+
+            /*
+             * a later second, at least 64 seconds ahead: this worker
+             * stalled in one pass of its event loop for that long, the
+             * other workers go on counting
+             */
+
+            return 0;
         }
 
         /*
-         * a dead claimer's mark, an older second, or one at least 64
-         * seconds ahead: the clock wrapped (a 32-bit ngx_msec_t, every
-         * 49.7 days)
+         * a dead claimer's mark, an older second, or a second from
+         * before the clock wrapped (a 32-bit ngx_msec_t, every 49.7 days)
          */
 
         if (ngx_atomic_cmp_set(stamp, old, ngx_http_tw_ring_busy(ngx_pid))) {

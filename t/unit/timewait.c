@@ -315,13 +315,21 @@ ring_tests(void)
        && stamp == now && counts[0] == 0 && counts[2] == 0,
        "ring: an older second, cleared and taken");
 
-    /* the wall clock stepped back once made this slot useless */
+    /* a writer whose cached time is 320 s behind leaves a later second */
 
     stamp = now + 64 * 5;
     counts[1] = 9;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
-       && stamp == now && counts[1] == 0,
-       "ring: a second 320 s ahead (the clock wrapped), taken");
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 0
+       && stamp == now + 64 * 5 && counts[1] == 9,
+       "ring: a second 320 s ahead (a stalled writer), left alone");
+
+    /* 32-bit milliseconds wrapped: the seconds start again from 0 */
+
+    stamp = NGX_MAX_UINT32_VALUE / 1000 - 10;
+    counts[1] = 9;
+    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, 54) == 1
+       && stamp == 54 && counts[1] == 0,
+       "ring: a second from before the clock wrapped, taken");
 
     /* busy: a claimer alive is waited for, then given up on */
 
