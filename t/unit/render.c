@@ -13,8 +13,8 @@
  * fixed part's room would hide a group that takes more than its share,
  * so servers and key values are also checked alone: the room that more
  * of them add (with the advice they bring) must hold the output they
- * add.  Prints
- * TAP; t/17-render.t runs it.  Built with the objects of the test build
+ * add.  And the seconds since a moment recorded by another worker.
+ * Prints TAP; t/17-render.t runs it.  Built with the objects of the test build
  * of nginx ("make unit").
  */
 
@@ -318,6 +318,20 @@ main(int argc, char **argv)
                 }
             }
         }
+    }
+
+    /*
+     * the uptime and the reset period, by the monotonic clock: a reset
+     * recorded by a worker whose cached time was ahead of this one's
+     */
+
+    if (sizeof(ngx_msec_t) >= 8) {
+        ngx_current_msec = 100000;
+
+        ok(ngx_http_tw_status_since(0, 40000) == 60,
+           "since: 60 s by the monotonic clock, whatever the wall clock");
+        ok(ngx_http_tw_status_since(0, 100300) == 0,
+           "since: a moment 0.3 s ahead is 0 s ago, not 2^64 ms");
     }
 
     printf("1..%d\n", tests);
