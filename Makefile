@@ -200,7 +200,8 @@ $(DYNAMIC)/Makefile: $(TOP)/config
 
 # the classifier's own unit tests: a plain C program, no nginx process
 
-unit: $(UNIT)/classify $(UNIT)/render $(UNIT)/timewait $(UNIT)/clockshift.so
+unit: $(UNIT)/classify $(UNIT)/render $(UNIT)/timewait $(UNIT)/clockshift.so \
+      $(UNIT)/probehold.so
 
 $(UNIT)/classify: $(TOP)/t/unit/classify.c \
                   $(TOP)/ngx_tw_module/ngx_http_tw_classify.c \
@@ -217,6 +218,12 @@ $(UNIT)/classify: $(TOP)/t/unit/classify.c \
 # a step of the wall clock, for a running nginx (t/45-clock-step.t)
 
 $(UNIT)/clockshift.so: $(TOP)/t/lib/clockshift.c
+	@mkdir -p $(UNIT)
+	$(CC) -O -W -Wall -Werror -shared -fPIC -o $@ $< -ldl
+
+# a hold before close(), for a client's RST to land in (t/46-probe-hold.t)
+
+$(UNIT)/probehold.so: $(TOP)/t/lib/probehold.c
 	@mkdir -p $(UNIT)
 	$(CC) -O -W -Wall -Werror -shared -fPIC -o $@ $< -ldl
 

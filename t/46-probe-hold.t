@@ -1,0 +1,145 @@
+#!/usr/bin/perl
+
+# An RST that lands after nginx's last read of a connection and before its
+# close(): nginx never sees it, and the kernel alone can tell it from the
+# client's FIN.  Over TLS the module cannot peek (kernel TLS would read
+# through the record layer), so it asks the socket for its error.  No
+# client can place an RST there on purpose: a preloaded library holds
+# nginx at the module's look at the socket, until the kernel shows it
+# closed, while the client resets, or sends its FIN, in that window.
+#
+# The close is a lingering close that lingering_timeout ends: nginx has
+# sent its close_notify and FIN, so either way the socket is closed when
+# nginx looks; only the pending error says which.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Test::More;
+use TwTest;
+
+my $t = TwTest->new(netns => 1);
+$t->need_netns;
+
+plan skip_all => 'openssl and IO::Socket::SSL are needed'
+    unless TwTest::have('openssl') && eval { require IO::Socket::SSL; 1 };
+
+my $shim = $t->repo . '/build/unit/probehold.so';
+plan(skip_all => "$shim not built (make unit)") unless -f $shim;
+
+$t->tls_cert;
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    ssl_certificate %%PREFIX%%/cert.pem;
+    ssl_certificate_key %%PREFIX%%/key.pem;
+    lingering_timeout 1s;
+
+    server {
+        listen 127.0.0.1:%%PORT%% ssl;
+        location / {
+            proxy_pass http://127.0.0.1:%%PORT_2%%;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+        }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        tw off;
+        location / { return 200 "early\n"; }
+    }
+    %%STATUS_SERVER%%
+}
+EOF
+
+my $hold = $t->prefix . '/hold';
+
+{
+    local $ENV{LD_PRELOAD} = $shim;
+    local $ENV{TW_PROBE_HOLD} = $hold;
+
+    # the library comes before AddressSanitizer's runtime
+    local $ENV{ASAN_OPTIONS} = join ':', grep { defined && length }
+        $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0';
+
+    $t->run;
+}
+
+my $n = 3;
+
+# a request whose answer comes before its body: nginx answers, shuts its
+# side (close_notify, then FIN) and lingers on the rest of the body
+
+sub early_answer {
+    my $s = IO::Socket::SSL->new(
+        PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10,
+        SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
+        or die "TLS connection: " . IO::Socket::SSL::errstr() . "\n";
+
+    print $s "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        . ('p' x 10);
+
+    my $b = '';
+    my $deadline = time + 10;
+
+    while ($b !~ /\r\n\r\nearly\n\z/ && time < $deadline) {
+        my $got = sysread($s, $b, 4096, length $b);
+        last unless $got;
+    }
+
+    like($b, qr/^HTTP\/1\.1 200/, 'the early answer');
+
+    # the socket under TLS, to send the FIN or RST on (a duplicate: the
+    # socket goes once both handles are closed)
+
+    open my $raw, '+<&', fileno($s) or die "raw socket: $!";
+    return ($s, $raw);
+}
+
+for my $case (['RST', 'lingering/client_reset', 0],
+              ['FIN', 'lingering/server', 1])
+{
+    my ($name, $cell, $fin) = @$case;
+    my $c0 = $t->settled;
+    my @ports;
+
+    for (1 .. $n) {
+        unlink "$hold.held";
+        $t->write_file('hold.arm', '');
+
+        my ($s, $raw) = early_answer();
+        push @ports, $s->sockport;
+
+        ok(TwTest::wait_until(sub { -e "$hold.held" }, timeout => 8),
+           "$name: nginx is held before close()");
+
+        if ($fin) {
+            shutdown($raw, 1);
+            close $raw;
+
+        } else {
+            $t->reset($raw);
+        }
+
+        $s->close(SSL_no_shutdown => 1);
+    }
+
+    my $c1 = $t->settled;
+    my %peers = (peers => \@ports);
+
+    $t->moved_ok($c0, $c1, { $cell => $n }, "$name in the window: $cell");
+
+    is($t->wait_tw_server($n * $fin, %peers), $n * $fin,
+       "$name: kernel: " . ($fin ? $n : 'no') . ' TIME-WAIT on the server');
+    is($t->tw_client(%peers), 0, "$name: kernel: none on the client");
+}
+
+ok(!-e "$hold.arm", 'every hold was taken');
+
+$t->done;
