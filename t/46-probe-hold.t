@@ -10,7 +10,9 @@
 #
 # The close is a lingering close that lingering_timeout ends: nginx has
 # sent its close_notify and FIN, so either way the socket is closed when
-# nginx looks; only the pending error says which.
+# nginx looks; only the pending error says which.  Then an RST held in
+# before the lingering close begins, whose close_notify write takes the
+# RST's error: OpenSSL's pending write says that no FIN left.
 
 use strict;
 use warnings;
@@ -43,6 +45,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT%% ssl;
+        location = /plain { return 200 "ok\n"; }
         location / {
             proxy_pass http://127.0.0.1:%%PORT_2%%;
             proxy_request_buffering off;
@@ -140,6 +143,60 @@ for my $case (['RST', 'lingering/client_reset', 0],
     is($t->tw_client(%peers), 0, "$name: kernel: none on the client");
 }
 
-ok(!-e "$hold.arm", 'every hold was taken');
+# An RST just before nginx's lingering close: the close_notify that
+# begins it fails on the reset socket, and takes the RST's error, and the
+# shutdown() that follows fails too.  nginx sent no FIN; OpenSSL still
+# waits to write its alert.  A request with "Connection: close" and a
+# byte after it goes through the lingering close.
+
+{
+    my $c0 = $t->settled;
+    my @ports;
+
+    for (1 .. $n) {
+        unlink "$hold.held";
+
+        my $s = IO::Socket::SSL->new(
+            PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10,
+            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
+            or die "TLS connection: " . IO::Socket::SSL::errstr() . "\n";
+        push @ports, $s->sockport;
+
+        $t->write_file('hold.arm-alert', '');
+
+        print $s "GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            . "\r\nX";
+
+        my $b = '';
+        my $deadline = time + 10;
+
+        while ($b !~ /\r\n\r\nok\n\z/ && time < $deadline) {
+            my $got = sysread($s, $b, 4096, length $b);
+            last unless $got;
+        }
+
+        like($b, qr/^HTTP\/1\.1 200/, 'RST before the close_notify: answer');
+        ok(TwTest::wait_until(sub { -e "$hold.held" }, timeout => 8),
+           'RST before the close_notify: nginx is held before writing it');
+
+        open my $raw, '+<&', fileno($s) or die "raw socket: $!";
+        $t->reset($raw);
+        $s->close(SSL_no_shutdown => 1);
+    }
+
+    my $c1 = $t->settled;
+    my %peers = (peers => \@ports);
+
+    $t->moved_ok($c0, $c1, { 'client_close/client_reset' => $n },
+                 'RST before the close_notify: client_close/client_reset');
+    is($t->tw_server(%peers), 0,
+       'RST before the close_notify: kernel: no TIME-WAIT on the server');
+    is($t->tw_client(%peers), 0,
+       'RST before the close_notify: kernel: none on the client');
+}
+
+ok(!-e "$hold.arm" && !-e "$hold.arm-alert", 'every hold was taken');
+
+$t->allow_log(qr/shutdown\(\) failed|SSL_shutdown\(\) failed/);
 
 $t->done;

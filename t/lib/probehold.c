@@ -5,16 +5,21 @@
 
 
 /*
- * LD_PRELOAD for the tests: holds nginx between its last read of a
- * connection and close(), so that a client's RST lands there, where no
- * client can place it on purpose (t/46-probe-hold.t).
+ * LD_PRELOAD for the tests: holds nginx at a given point of a close, so
+ * that a client's RST lands there, where no client can place it on
+ * purpose (t/46-probe-hold.t):
  *
- * The module asks a socket for TCP_INFO in that window.  While the file
- * "<TW_PROBE_HOLD>.arm" exists, the first such call removes it, creates
- * "<TW_PROBE_HOLD>.held" for the test to see, and waits, up to five
- * seconds, until the kernel shows the socket closed by the RST; then the
- * call is made as it would have been.  The name is taken at load time,
- * as nginx clears its workers' environment.
+ *   - between its last read of a connection and close(): the module asks
+ *     the socket for TCP_INFO there; while the file "<TW_PROBE_HOLD>.arm"
+ *     exists, the first such call is held;
+ *   - before the write of a TLS alert record (a close_notify): while
+ *     "<TW_PROBE_HOLD>.arm-alert" exists, the first such write is held.
+ *
+ * A hold removes its file, creates "<TW_PROBE_HOLD>.held" for the test
+ * to see, and waits, up to five seconds, until the kernel shows the
+ * socket closed by the RST (or by a FIN after nginx's); then the call
+ * is made as it would have been.  The name is taken at load time, as
+ * nginx clears its workers' environment.
  */
 
 
@@ -30,10 +35,15 @@
 
 
 static char  arm_file[512];
+static char  alert_file[512];
 static char  held_file[512];
 
 static int (*real_getsockopt)(int fd, int level, int name, void *value,
     socklen_t *len);
+static ssize_t (*real_write)(int fd, const void *buf, size_t n);
+
+
+static void probehold_wait(int fd);
 
 
 __attribute__((constructor)) static void
@@ -45,26 +55,59 @@ probehold_init(void)
 
     if (name != NULL) {
         snprintf(arm_file, sizeof(arm_file), "%s.arm", name);
+        snprintf(alert_file, sizeof(alert_file), "%s.arm-alert", name);
         snprintf(held_file, sizeof(held_file), "%s.held", name);
     }
 
     real_getsockopt = (int (*)(int, int, int, void *, socklen_t *))
                           dlsym(RTLD_NEXT, "getsockopt");
+    real_write = (ssize_t (*)(int, const void *, size_t))
+                     dlsym(RTLD_NEXT, "write");
 }
 
 
 int
 getsockopt(int fd, int level, int name, void *value, socklen_t *len)
 {
+    if (level == IPPROTO_TCP && name == TCP_INFO && arm_file[0] != '\0'
+        && unlink(arm_file) == 0)
+    {
+        probehold_wait(fd);
+    }
+
+    return real_getsockopt(fd, level, name, value, len);
+}
+
+
+/*
+ * A TLS alert record: of type alert up to TLS 1.2; in TLS 1.3, a record
+ * of application data that holds 2 bytes of alert, 1 of type and a tag
+ * of 16 (24 bytes in all, no response of nginx's is that short).
+ */
+
+ssize_t
+write(int fd, const void *buf, size_t n)
+{
+    const unsigned char  *p = buf;
+
+    if (alert_file[0] != '\0'
+        && n >= 5 && p[1] == 3
+        && (p[0] == 21 || (p[0] == 23 && n == 24 && p[3] == 0 && p[4] == 19))
+        && unlink(alert_file) == 0)
+    {
+        probehold_wait(fd);
+    }
+
+    return real_write(fd, buf, n);
+}
+
+
+static void
+probehold_wait(int fd)
+{
     int               i, hfd;
     socklen_t         n;
     struct tcp_info   ti;
-
-    if (level != IPPROTO_TCP || name != TCP_INFO || arm_file[0] == '\0'
-        || unlink(arm_file) == -1)
-    {
-        return real_getsockopt(fd, level, name, value, len);
-    }
 
     hfd = open(held_file, O_WRONLY|O_CREAT|O_TRUNC, 0644);
     if (hfd != -1) {
@@ -82,6 +125,4 @@ getsockopt(int fd, int level, int name, void *value, socklen_t *len)
 
         usleep(10000);
     }
-
-    return real_getsockopt(fd, level, name, value, len);
 }
