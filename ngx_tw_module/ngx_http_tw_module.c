@@ -27,6 +27,7 @@ static ngx_int_t ngx_http_tw_servers(ngx_conf_t *cf,
     ngx_http_tw_main_conf_t *twmcf);
 static ngx_str_t *ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
     ngx_http_core_srv_conf_t *cscf);
+static ngx_uint_t ngx_http_tw_tcp_port(ngx_http_conf_port_t *port);
 
 
 static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
@@ -510,11 +511,18 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
 }
 
 
+/*
+ * The server's first TCP address in nginx's list of ports: the addresses
+ * whose connections are counted.  A UNIX socket, or a QUIC address, only
+ * when the server has nothing else: all UNIX sockets share one entry of
+ * the list, which would make the label follow other servers' listens.
+ */
+
 static ngx_str_t *
 ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
     ngx_http_core_srv_conf_t *cscf)
 {
-    ngx_uint_t                  p, a, s;
+    ngx_uint_t                  p, a, s, any;
     ngx_http_conf_port_t       *port;
     ngx_http_conf_addr_t       *addr;
     ngx_http_core_srv_conf_t  **server;
@@ -525,21 +533,48 @@ ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
 
     port = cmcf->ports->elts;
 
-    for (p = 0; p < cmcf->ports->nelts; p++) {
-        addr = port[p].addrs.elts;
+    for (any = 0; any < 2; any++) {
 
-        for (a = 0; a < port[p].addrs.nelts; a++) {
-            server = addr[a].servers.elts;
+        for (p = 0; p < cmcf->ports->nelts; p++) {
 
-            for (s = 0; s < addr[a].servers.nelts; s++) {
-                if (server[s] == cscf) {
-                    return &addr[a].opt.addr_text;
+            if (!any && !ngx_http_tw_tcp_port(&port[p])) {
+                continue;
+            }
+
+            addr = port[p].addrs.elts;
+
+            for (a = 0; a < port[p].addrs.nelts; a++) {
+                server = addr[a].servers.elts;
+
+                for (s = 0; s < addr[a].servers.nelts; s++) {
+                    if (server[s] == cscf) {
+                        return &addr[a].opt.addr_text;
+                    }
                 }
             }
         }
     }
 
     return NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_tw_tcp_port(ngx_http_conf_port_t *port)
+{
+#if (NGX_HAVE_UNIX_DOMAIN)
+    if (port->family == AF_UNIX) {
+        return 0;
+    }
+#endif
+
+#if (nginx_version >= 1025000)
+    if (port->type != SOCK_STREAM) {
+        return 0;
+    }
+#endif
+
+    return 1;
 }
 
 

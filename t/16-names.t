@@ -63,6 +63,12 @@ http {
         location / { return 200 "ok\n"; }
     }
     server {
+        listen unix:%%PREFIX%%/mixed.sock;
+        listen 127.0.0.1:%%PORT_3%%;
+        server_name mixed.example;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_STATUS%%;
         tw off;
         location = /tw_status { tw_status; tw_status_reset on; }
@@ -270,6 +276,18 @@ is(scalar(grep { $_->{name} eq 'unix.example'
           @{ $st->{servers} }),
    1, 'a UNIX path with a byte that is not UTF-8: \xNN in its place')
     or diag(explain([map { $_->{listen} } @{ $st->{servers} }]));
+
+# UNIX sockets share one entry of nginx's list of ports, which comes here
+# before the server's TCP port: the label is the TCP address, counted
+
+$t->request(get(undef, host => 'mixed.example'), port => $t->port('PORT_3'));
+$t->settled;
+my ($mixed) = grep { $_->{name} eq 'mixed.example' }
+    @{ $t->status->{servers} };
+is($mixed->{listen}, '127.0.0.1:' . $t->port('PORT_3'),
+   'a server with a UNIX socket and a TCP address: labelled by the TCP one');
+is($mixed->{requests}, 1, 'and its request counted there');
+
 is(scalar(grep { $_->{key} eq '"' x 256 && keys %{ $_->{reasons} } >= 3 }
           @{ $st->{keys} }), 1, 'quotes: several cells');
 
