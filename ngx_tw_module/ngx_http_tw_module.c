@@ -512,16 +512,21 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
 
 
 /*
- * The server's first TCP address in nginx's list of ports: the addresses
- * whose connections are counted.  A UNIX socket, or a QUIC address, only
- * when the server has nothing else: all UNIX sockets share one entry of
- * the list, which would make the label follow other servers' listens.
+ * The address a server is labelled with: of its TCP addresses, whose
+ * connections are counted, the one with the lowest port, and of those
+ * the first in byte order of its text.  It depends only on the server's
+ * own "listen" directives: another server added or removed on one of
+ * its ports changes nothing.  A UNIX socket (all of them are on one
+ * "port" of nginx's list, as port 0), or a QUIC address, only when the
+ * server has nothing else.
  */
 
 static ngx_str_t *
 ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
     ngx_http_core_srv_conf_t *cscf)
 {
+    in_port_t                   best_port;
+    ngx_str_t                  *text, *best;
     ngx_uint_t                  p, a, s, any;
     ngx_http_conf_port_t       *port;
     ngx_http_conf_addr_t       *addr;
@@ -532,12 +537,16 @@ ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
     }
 
     port = cmcf->ports->elts;
+    best = NULL;
+    best_port = 0;
 
-    for (any = 0; any < 2; any++) {
+    for (any = 0; any < 2 && best == NULL; any++) {
 
         for (p = 0; p < cmcf->ports->nelts; p++) {
 
-            if (!any && !ngx_http_tw_tcp_port(&port[p])) {
+            /* TCP ports first, then the others */
+
+            if (ngx_http_tw_tcp_port(&port[p]) == any) {
                 continue;
             }
 
@@ -548,14 +557,30 @@ ngx_http_tw_first_listen(ngx_http_core_main_conf_t *cmcf,
 
                 for (s = 0; s < addr[a].servers.nelts; s++) {
                     if (server[s] == cscf) {
-                        return &addr[a].opt.addr_text;
+                        break;
                     }
+                }
+
+                if (s == addr[a].servers.nelts) {
+                    continue;
+                }
+
+                text = &addr[a].opt.addr_text;
+
+                if (best == NULL
+                    || port[p].port < best_port
+                    || (port[p].port == best_port
+                        && ngx_memn2cmp(text->data, best->data,
+                                        text->len, best->len) < 0))
+                {
+                    best = text;
+                    best_port = port[p].port;
                 }
             }
         }
     }
 
-    return NULL;
+    return best;
 }
 
 

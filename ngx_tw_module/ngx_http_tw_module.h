@@ -298,6 +298,7 @@ void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_exit_process(void);
 void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);
 void ngx_http_tw_zone_lock(ngx_slab_pool_t *shpool, ngx_log_t *log);
+ngx_uint_t ngx_http_tw_pid_gone(ngx_pid_t pid);
 void ngx_http_tw_zone_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_counters_t *sum);
 

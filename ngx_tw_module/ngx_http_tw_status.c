@@ -20,6 +20,7 @@ ngx_http_tw_hist_name_t  ngx_http_tw_hists[] = {
 
 static ngx_int_t ngx_http_tw_status_args(ngx_http_request_t *r,
     ngx_uint_t *format, ngx_uint_t *period, ngx_str_t *error);
+static ngx_uint_t ngx_http_tw_status_cross_site(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
     ngx_http_tw_loc_conf_t *twlcf);
 static ngx_int_t ngx_http_tw_status_error(ngx_http_request_t *r,
@@ -154,6 +155,13 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
     }
 
     if (r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE)) {
+
+        if (ngx_http_tw_status_cross_site(r)) {
+            ngx_str_set(&error, "a reset from a page of another site is"
+                                " refused\n");
+            return ngx_http_tw_status_error(r, NGX_HTTP_FORBIDDEN, &error);
+        }
+
         period = NGX_HTTP_TW_RESET;
     }
 
@@ -240,6 +248,85 @@ ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
     }
 
     return NGX_HTTP_NOT_ALLOWED;
+}
+
+
+/*
+ * A browser sends a form's POST to any site without asking it first: a
+ * reset that a page of another site made the browser send says so in
+ * Sec-Fetch-Site, or in an Origin other than the address it was sent to
+ * (an opaque origin, "null", included).  Clients that are not browsers
+ * send neither.
+ */
+
+static ngx_uint_t
+ngx_http_tw_status_cross_site(ngx_http_request_t *r)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t        *host;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    host = r->headers_in.host ? &r->headers_in.host->value : NULL;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Site") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site",
+                               sizeof("Sec-Fetch-Site") - 1) == 0)
+        {
+            if (!(h[i].value.len == sizeof("same-origin") - 1
+                  && ngx_strncasecmp(h[i].value.data,
+                                     (u_char *) "same-origin",
+                                     sizeof("same-origin") - 1) == 0)
+                && !(h[i].value.len == sizeof("none") - 1
+                     && ngx_strncasecmp(h[i].value.data, (u_char *) "none",
+                                        sizeof("none") - 1) == 0))
+            {
+                return 1;
+            }
+
+            continue;
+        }
+
+        if (h[i].key.len != sizeof("Origin") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1) != 0)
+        {
+            continue;
+        }
+
+        /* "scheme://host[:port]", against the Host header */
+
+        p = ngx_strlcasestrn(h[i].value.data,
+                             h[i].value.data + h[i].value.len,
+                             (u_char *) "://", 3 - 1);
+
+        if (p == NULL || host == NULL) {
+            return 1;
+        }
+
+        p += 3;
+        len = h[i].value.data + h[i].value.len - p;
+
+        if (len != host->len || ngx_strncasecmp(p, host->data, len) != 0) {
+            return 1;
+        }
+    }
 }
 
 

@@ -91,9 +91,7 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
              * the counts again when it runs on
              */
 
-            if (kill(ngx_http_tw_ring_claimer(old), 0) == 0
-                || ngx_errno != NGX_ESRCH)
-            {
+            if (!ngx_http_tw_pid_gone(ngx_http_tw_ring_claimer(old))) {
                 return 0;
             }
 
@@ -221,9 +219,7 @@ ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
 
     pid = sh->kernel_lock;
 
-    if (pid != 0
-        && (kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH))
-    {
+    if (pid != 0 && !ngx_http_tw_pid_gone((ngx_pid_t) pid)) {
         return;
     }
 

@@ -169,7 +169,14 @@ ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
     shpool = twmcf->shpool;
     twscfp = twmcf->servers.elts;
 
-    ngx_shmtx_lock(&shpool->mutex);
+    /*
+     * not ngx_shmtx_lock(): a worker that dies holding the mutex while
+     * the master reloads stays a zombie until the reload is done (the
+     * master takes SIGCHLD only then), and nginx frees its mutexes only
+     * when it reaps it
+     */
+
+    ngx_http_tw_zone_lock(shpool, shm_zone->shm.log);
 
     for (i = 0; i < twmcf->servers.nelts; i++) {
         twscfp[i]->block = ngx_http_tw_zone_block(shpool, twmcf->sh,
@@ -339,13 +346,15 @@ ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh)
 
 
 /*
- * The zone's mutex, taken by a worker.  nginx's master frees a mutex
- * whose holder died, but only in the zones of its current configuration:
- * after a reload that changed tw_zone_size, the old workers still
- * finishing their connections would wait for a dead one forever.  So
- * the waiter looks at the holder now and then, and frees the mutex of
- * one that is gone, as the master does.  Only a new tw_key value and a
- * reset take it.
+ * The zone's mutex.  nginx's master frees a mutex whose holder died, but
+ * only in the zones of its current configuration, and only once it has
+ * reaped the holder: after a reload that changed tw_zone_size, the old
+ * workers still finishing their connections would wait for a dead one
+ * forever, and while the master reloads it reaps nothing, so it would
+ * wait itself, at its init_module.  So the waiter looks at the holder
+ * now and then, and frees the mutex of one that is gone, as the master
+ * does.  Only the master's init_module, a new tw_key value and a reset
+ * take it.
  */
 
 void
@@ -363,7 +372,7 @@ ngx_http_tw_zone_lock(ngx_slab_pool_t *shpool, ngx_log_t *log)
         if (n % 1024 == 0) {
             pid = (ngx_pid_t) *mtx->lock;
 
-            if (pid != 0 && kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH
+            if (pid != 0 && ngx_http_tw_pid_gone(pid)
                 && ngx_shmtx_force_unlock(mtx, pid))
             {
                 ngx_log_error(NGX_LOG_ALERT, log, 0,
@@ -382,6 +391,64 @@ ngx_http_tw_zone_lock(ngx_slab_pool_t *shpool, ngx_log_t *log)
 
 #else
     ngx_shmtx_lock(&shpool->mutex);
+#endif
+}
+
+
+/*
+ * A process that holds a lock of the zone and is gone: no such process,
+ * or, on Linux, one that died and waits to be reaped (a zombie, whose
+ * pid kill() still finds).
+ */
+
+ngx_uint_t
+ngx_http_tw_pid_gone(ngx_pid_t pid)
+{
+#if (NGX_LINUX)
+    u_char     *p, *last;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    u_char      name[sizeof("/proc/-9223372036854775808/stat")];
+    u_char      buf[512];
+#endif
+
+    if (kill(pid, 0) == -1) {
+        return (ngx_errno == NGX_ESRCH);
+    }
+
+#if (NGX_LINUX)
+
+    /* "pid (name) state ...": the name may hold any byte, ")" too */
+
+    (void) ngx_sprintf(name, "/proc/%P/stat%Z", pid);
+
+    fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        return 0;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+
+    (void) ngx_close_file(fd);
+
+    if (n <= 0) {
+        return 0;
+    }
+
+    last = NULL;
+
+    for (p = buf; p < buf + n; p++) {
+        if (*p == ')') {
+            last = p;
+        }
+    }
+
+    return (last != NULL && last + 2 < buf + n && last[2] == 'Z');
+
+#else
+
+    return 0;
+
 #endif
 }
 

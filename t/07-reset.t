@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 
 # Counters never go back; a "since reset" view starts only with POST or
-# DELETE on a location with tw_status_reset on, and only for clients the
-# location allows.  GET changes nothing.
+# DELETE on a location with tw_status_reset on, only for clients the
+# location allows, and not from a page of another site.  GET changes
+# nothing.
 
 use strict;
 use warnings;
@@ -201,5 +202,38 @@ for my $h ('If-Match: "nope"', 'If-None-Match: *',
     $r = call('GET', '/tw_status?format=json', header => "$h\r\n");
     is($r->{status}, 200, "GET with $h: 200");
 }
+
+# a browser sends a form's POST to any site: a reset that a page of
+# another site made it send is refused, and resets nothing; the same
+# site's page, and clients that are not browsers, reset
+
+my $resets = json('GET', '/admin?format=json')->{resets};
+
+for my $h ('Origin: http://evil.example', 'Origin: null',
+           'Origin: http://x:8080', 'Origin: x',
+           'Sec-Fetch-Site: cross-site', 'Sec-Fetch-Site: same-site',
+           "Origin: http://x\r\nSec-Fetch-Site: cross-site")
+{
+    (my $name = $h) =~ s/\r\n/, /;
+    my $r = call('POST', '/admin?format=json', header => "$h\r\n");
+    is($r->{status}, 403, "POST with $name: 403");
+    like($r->{body}, qr/^a reset from a page of another site is refused$/m,
+         "POST with $name: the reason");
+}
+
+is(json('GET', '/admin?format=json')->{resets}, $resets,
+   'no reset from another site');
+
+for my $h ('Origin: http://x', 'Origin: HTTPS://X',
+           'Sec-Fetch-Site: same-origin', 'Sec-Fetch-Site: none',
+           "Origin: http://x\r\nSec-Fetch-Site: same-origin")
+{
+    (my $name = $h) =~ s/\r\n/, /;
+    my $r = call('DELETE', '/admin?format=json', header => "$h\r\n");
+    is($r->{status}, 200, "DELETE with $name: 200");
+}
+
+is(json('GET', '/admin?format=json')->{resets}, $resets + 5,
+   'the same site resets');
 
 $t->done;

@@ -165,5 +165,47 @@ is($sv->{"b.example 127.0.0.1:$port"}{closed}, 3, 'b kept its figures');
 ok(!$sv->{"c.example 127.0.0.1:$port1"}, 'c is gone from the list');
 is($sv->{"d.example 127.0.0.1:$port1"}{closed}, 0, 'd starts at 0');
 
+# a server on two ports is labelled by the lower, whatever the order of
+# nginx's ports: a server added on the other port, before it in the
+# configuration, changes neither its label nor its figures
+
+my ($lo, $hi) = sort { $a <=> $b } $t->port('PORT_2'), $t->port('PORT_3');
+my $two = <<"EOF";
+    server {
+        listen 127.0.0.1:$hi;
+        listen 127.0.0.1:$lo;
+        server_name two.example;
+        location / { return 200 "two\n"; }
+    }
+EOF
+
+(my $with_two = $renamed) =~ s/^(http \{\n)/$1$two/m or die 'no http block';
+$t->write_conf($with_two);
+ok($t->reload, 'reload with two.example on two ports');
+
+$t->request(get('two.example', close => 1), port => $hi) for 1 .. 2;
+$t->settled;
+$sv = servers();
+is($sv->{"two.example 127.0.0.1:$lo"}{closed}, 2,
+   'two.example: labelled by its lower port, though listed second');
+
+my $before_two = <<"EOF";
+    server {
+        listen 127.0.0.1:$hi;
+        server_name before.example;
+        location / { return 200 "before\n"; }
+    }
+EOF
+
+(my $with_before = $with_two) =~ s/^(http \{\n)/$1$before_two/m
+    or die 'no http block';
+$t->write_conf($with_before);
+ok($t->reload, 'reload with a server before it on its higher port');
+
+$sv = servers();
+is($sv->{"two.example 127.0.0.1:$lo"}{closed}, 2,
+   'two.example: the same label, its figures kept');
+ok(!$sv->{"two.example 127.0.0.1:$hi"}, 'and no entry under the other');
+
 $t->done;
 

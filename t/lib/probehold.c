@@ -13,13 +13,18 @@
  *     the socket for TCP_INFO there; while the file "<TW_PROBE_HOLD>.arm"
  *     exists, the first such call is held;
  *   - before the write of a TLS alert record (a close_notify): while
- *     "<TW_PROBE_HOLD>.arm-alert" exists, the first such write is held.
+ *     "<TW_PROBE_HOLD>.arm-alert" exists, the first such write is held;
+ *   - and, for a process to die holding the zone's mutex, before the
+ *     write of the error that new tw_key values no longer fit, which the
+ *     module logs with the mutex held: while "<TW_PROBE_HOLD>.arm-full"
+ *     exists.
  *
- * A hold removes its file, creates "<TW_PROBE_HOLD>.held" for the test
- * to see, and waits, up to five seconds, until the kernel shows the
- * socket closed by the RST (or by a FIN after nginx's); then the call
- * is made as it would have been.  The name is taken at load time, as
- * nginx clears its workers' environment.
+ * A hold removes its file, writes the process's pid in
+ * "<TW_PROBE_HOLD>.held" for the test to see, and waits, up to five
+ * seconds, until the kernel shows the socket closed by the RST (or by a
+ * FIN after nginx's), or, for the error, ten seconds; then the call is
+ * made as it would have been.  The name is taken at load time, as nginx
+ * clears its workers' environment.
  */
 
 
@@ -30,12 +35,14 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 
 static char  arm_file[512];
 static char  alert_file[512];
+static char  full_file[512];
 static char  held_file[512];
 
 static int (*real_getsockopt)(int fd, int level, int name, void *value,
@@ -56,6 +63,7 @@ probehold_init(void)
     if (name != NULL) {
         snprintf(arm_file, sizeof(arm_file), "%s.arm", name);
         snprintf(alert_file, sizeof(alert_file), "%s.arm-alert", name);
+        snprintf(full_file, sizeof(full_file), "%s.arm-full", name);
         snprintf(held_file, sizeof(held_file), "%s.held", name);
     }
 
@@ -98,6 +106,13 @@ write(int fd, const void *buf, size_t n)
         probehold_wait(fd);
     }
 
+    if (full_file[0] != '\0'
+        && memmem(buf, n, "new tw_key values are counted", 29) != NULL
+        && unlink(full_file) == 0)
+    {
+        probehold_wait(-1);
+    }
+
     return real_write(fd, buf, n);
 }
 
@@ -105,19 +120,23 @@ write(int fd, const void *buf, size_t n)
 static void
 probehold_wait(int fd)
 {
-    int               i, hfd;
+    int               i, hfd, len;
+    char              pid[32];
     socklen_t         n;
     struct tcp_info   ti;
 
     hfd = open(held_file, O_WRONLY|O_CREAT|O_TRUNC, 0644);
     if (hfd != -1) {
+        len = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
+        (void) real_write(hfd, pid, len);
         close(hfd);
     }
 
-    for (i = 0; i < 500; i++) {
+    for (i = 0; i < (fd == -1 ? 1000 : 500); i++) {
         n = sizeof(struct tcp_info);
 
-        if (real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) == 0
+        if (fd != -1
+            && real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &n) == 0
             && ti.tcpi_state == TCP_CLOSE)
         {
             break;
