@@ -74,7 +74,9 @@ typedef struct {
  */
 
 #define NGX_HTTP_TW_PROCS         256
-#define NGX_HTTP_TW_PROC_REAPING  ((ngx_atomic_uint_t) -1)
+
+/* an entry being reaped holds this bit and the reaper's pid */
+#define NGX_HTTP_TW_PROC_REAPING  ((ngx_atomic_uint_t) 1 << 31)
 
 /* the entries in 128 bytes: a worker starts its search at its own */
 #define NGX_HTTP_TW_PROCS_LINE    (128 / sizeof(ngx_http_tw_proc_t))

@@ -199,9 +199,9 @@ ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
         if (twscfp[i]->block == NULL && !twmcf->sh->full) {
             twmcf->sh->full = 1;
             ngx_log_error(NGX_LOG_ERR, shm_zone->shm.log, 0,
-                          "tw zone is full: server \"%V\" on %V and the"
-                          " servers after it are counted in the totals"
-                          " only; increase tw_zone_size",
+                          "tw zone is full: server \"%V\" on %V, and any"
+                          " later one without a block yet, are counted in"
+                          " the totals only; increase tw_zone_size",
                           &twscfp[i]->name, &twscfp[i]->listen);
         }
     }
@@ -309,7 +309,9 @@ ngx_http_tw_zone_exit_process(void)
 /*
  * The entries of processes that are gone without exiting through nginx:
  * what they held open is lost.  Each entry is reaped once, by whoever
- * marks it first.
+ * marks it first; the entry of a reaper that died halfway is taken over
+ * (only a reaper killed between its two writes below, an instant, takes
+ * what it held for that entry with it, which then stays in "open").
  */
 
 void
@@ -323,13 +325,30 @@ ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh)
         e = &sh->procs[i];
         pid = e->pid;
 
-        if (pid == 0 || pid == NGX_HTTP_TW_PROC_REAPING
-            || kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH)
-        {
+        if (pid == 0) {
             continue;
         }
 
-        if (!ngx_atomic_cmp_set(&e->pid, pid, NGX_HTTP_TW_PROC_REAPING)) {
+        if (pid & NGX_HTTP_TW_PROC_REAPING) {
+
+            /*
+             * a reaper killed halfway: the entry is taken over, and what
+             * it had not yet moved to "lost" is moved now
+             */
+
+            if (!ngx_http_tw_pid_gone(
+                             (ngx_pid_t) (pid & ~NGX_HTTP_TW_PROC_REAPING)))
+            {
+                continue;
+            }
+
+        } else if (kill((ngx_pid_t) pid, 0) == 0 || ngx_errno != NGX_ESRCH) {
+            continue;
+        }
+
+        if (!ngx_atomic_cmp_set(&e->pid, pid,
+                                NGX_HTTP_TW_PROC_REAPING | ngx_pid))
+        {
             continue;
         }
 

@@ -12,6 +12,7 @@
  * accepted side first; a /proc/net/tcp of its own, longer than the read
  * buffer, checks the parser line by line.  The claim of a ring slot by
  * the first close of a second, in every state the slot can be found in.
+ * The zone's process entries: a process gone, and their reaping.
  * Prints TAP; t/41-kernel.t runs it.  Built with the objects of the test build of nginx
  * ("make unit").
  */
@@ -356,6 +357,70 @@ ring_tests(void)
 }
 
 
+/*
+ * The process entries of the zone (ngx_http_tw_zone.c): a process gone,
+ * or dead and not reaped (a zombie); the reaping of their entries, and
+ * of one whose reaper died halfway.
+ */
+
+static void
+proc_tests(void)
+{
+    int                   i;
+    ngx_pid_t             pid;
+    ngx_http_tw_shctx_t  *sh;
+
+    ok(!ngx_http_tw_pid_gone(getpid()), "pid: this process is alive");
+
+    pid = fork();
+
+    if (pid == 0) {
+        _exit(0);
+    }
+
+    /* not reaped: a zombie, which kill() still finds */
+
+    for (i = 0; i < 200 && !ngx_http_tw_pid_gone(pid); i++) {
+        usleep(10000);
+    }
+
+    ok(pid > 0 && kill(pid, 0) == 0 && ngx_http_tw_pid_gone(pid),
+       "pid: a child that died, not reaped, is gone");
+
+    waitpid(pid, NULL, 0);
+
+    ok(ngx_http_tw_pid_gone(pid), "pid: reaped, gone");
+
+    sh = calloc(1, sizeof(ngx_http_tw_shctx_t));
+    if (sh == NULL) {
+        return;
+    }
+
+    sh->procs[0].pid = pid;
+    sh->procs[0].open = 4;
+    sh->procs[1].pid = NGX_HTTP_TW_PROC_REAPING | pid;
+    sh->procs[1].open = 3;
+    sh->procs[2].pid = NGX_HTTP_TW_PROC_REAPING | getppid();
+    sh->procs[2].open = 2;
+    sh->procs[3].pid = getppid();
+    sh->procs[3].open = 5;
+
+    ngx_http_tw_zone_reap(sh);
+
+    ok(sh->procs[0].pid == 0 && sh->procs[0].open == 0,
+       "reap: a process gone, its entry freed");
+    ok(sh->procs[1].pid == 0 && sh->procs[1].open == 0,
+       "reap: a reaper that died halfway, taken over");
+    ok(sh->procs[2].pid == (NGX_HTTP_TW_PROC_REAPING | getppid())
+       && sh->procs[2].open == 2, "reap: a reaper alive, left alone");
+    ok(sh->procs[3].pid == (ngx_atomic_uint_t) getppid()
+       && sh->procs[3].open == 5, "reap: a process alive, left alone");
+    ok(sh->lost == 7, "reap: what both held is lost");
+
+    free(sh);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -370,6 +435,9 @@ main(int argc, char **argv)
     family_tests(AF_INET6, "IPv6", 20);
     file_tests();
     ring_tests();
+
+    ngx_pid = getpid();
+    proc_tests();
 
     printf("1..%d\n", tests);
 
