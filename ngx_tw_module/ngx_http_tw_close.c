@@ -917,6 +917,7 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     ctx->state = NGX_HTTP_TW_STATE_REQUEST;
 
     ngx_http_tw_request_snapshot(r, &ctx->snap);
+    ngx_http_tw_tls_unsent(c, &ctx->snap);
 
     return NGX_OK;
 }
@@ -969,20 +970,7 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 
         s->shut_wr = (c->write->handler == ngx_http_empty_handler);
 
-#if (NGX_HTTP_SSL)
-
-        /*
-         * the close_notify that nginx writes before its shutdown() failed
-         * on a reset socket, and took the RST's error: OpenSSL still
-         * waits to write it, the shutdown() failed too, and no FIN left
-         * (a write that would block ends in nginx's shutdown handler,
-         * and a later success, instead)
-         */
-
-        if (s->shut_wr && c->ssl && SSL_want_write(c->ssl->connection)) {
-            s->shut_wr = 0;
-        }
-#endif
+        /* over TLS, see ngx_http_tw_tls_unsent() */
 
     } else {
         s->reading_body = 0;

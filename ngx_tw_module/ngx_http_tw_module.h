@@ -327,6 +327,27 @@ extern ngx_http_tw_conn_t      *ngx_http_tw_conns;
 extern ngx_uint_t               ngx_http_tw_nconns;
 
 
+/*
+ * A lingering close over TLS whose close_notify, written before nginx's
+ * shutdown(), failed on a socket the client had reset, and took the
+ * RST's error: OpenSSL still waits to write it, the shutdown() failed
+ * too, and no FIN left (a write that would block ends in nginx's
+ * shutdown handler, and a later success, instead).  Apart from the
+ * snapshot, which stays without a call of its own: a function that
+ * calls none costs less to enter, at every request that closes.
+ */
+
+static ngx_inline void
+ngx_http_tw_tls_unsent(ngx_connection_t *c, ngx_http_tw_snapshot_t *s)
+{
+#if (NGX_HTTP_SSL)
+    if (s->shut_wr && c->ssl && SSL_want_write(c->ssl->connection)) {
+        s->shut_wr = 0;
+    }
+#endif
+}
+
+
 /* the context of a watched client connection, or NULL */
 
 static ngx_inline ngx_http_tw_conn_t *

@@ -109,6 +109,7 @@ ngx_http_tw_variable_close(ngx_http_request_t *r,
         s.phase = NGX_HTTP_TW_PHASE_REQUEST;
 
         ngx_http_tw_request_snapshot(r, &s);
+        ngx_http_tw_tls_unsent(c, &s);
         ngx_http_tw_probe(c, ctx, &s);
         ngx_http_tw_decide(c, &s, &decided[0], &decided[1]);
 
