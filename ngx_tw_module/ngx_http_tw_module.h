@@ -332,8 +332,11 @@ extern ngx_uint_t               ngx_http_tw_nconns;
  * shutdown(), failed on a socket the client had reset, and took the
  * RST's error: OpenSSL still waits to write it, the shutdown() failed
  * too, and no FIN left (a write that would block ends in nginx's
- * shutdown handler, and a later success, instead).  Apart from the
- * snapshot, which stays without a call of its own: a function that
+ * shutdown handler, and a later success, instead).  OpenSSL's state is
+ * that of its last write: it tells only when SSL_shutdown() did write,
+ * not in a quiet shutdown (after nginx's shutdown timed out), nor
+ * during a handshake, when nginx calls no SSL_shutdown().  Apart from
+ * the snapshot, which stays without a call of its own: a function that
  * calls none costs less to enter, at every request that closes.
  */
 
@@ -341,7 +344,12 @@ static ngx_inline void
 ngx_http_tw_tls_unsent(ngx_connection_t *c, ngx_http_tw_snapshot_t *s)
 {
 #if (NGX_HTTP_SSL)
-    if (s->shut_wr && c->ssl && SSL_want_write(c->ssl->connection)) {
+    if (s->shut_wr
+        && c->ssl
+        && SSL_want_write(c->ssl->connection)
+        && !SSL_get_quiet_shutdown(c->ssl->connection)
+        && !SSL_in_init(c->ssl->connection))
+    {
         s->shut_wr = 0;
     }
 #endif

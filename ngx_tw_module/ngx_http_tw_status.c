@@ -254,9 +254,10 @@ ngx_http_tw_status_not_allowed(ngx_http_request_t *r,
 /*
  * A browser sends a form's POST to any site without asking it first: a
  * reset that a page of another site made the browser send says so in
- * Sec-Fetch-Site, or in an Origin other than the address it was sent to
- * (an opaque origin, "null", included).  Clients that are not browsers
- * send neither.
+ * Sec-Fetch-Site, which decides where it is sent; in the browsers that
+ * do not send it, in an Origin other than the address the request was
+ * sent to (an opaque origin, "null", included).  Clients that are not
+ * browsers send neither.
  */
 
 static ngx_uint_t
@@ -264,12 +265,12 @@ ngx_http_tw_status_cross_site(ngx_http_request_t *r)
 {
     u_char           *p;
     size_t            len;
-    ngx_str_t        *host;
+    ngx_str_t         host;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t  *h, *origin;
 
-    host = r->headers_in.host ? &r->headers_in.host->value : NULL;
+    origin = NULL;
     part = &r->headers_in.headers.part;
     h = part->elts;
 
@@ -277,7 +278,7 @@ ngx_http_tw_status_cross_site(ngx_http_request_t *r)
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                return 0;
+                break;
             }
 
             part = part->next;
@@ -289,44 +290,58 @@ ngx_http_tw_status_cross_site(ngx_http_request_t *r)
             && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site",
                                sizeof("Sec-Fetch-Site") - 1) == 0)
         {
-            if (!(h[i].value.len == sizeof("same-origin") - 1
-                  && ngx_strncasecmp(h[i].value.data,
-                                     (u_char *) "same-origin",
-                                     sizeof("same-origin") - 1) == 0)
-                && !(h[i].value.len == sizeof("none") - 1
-                     && ngx_strncasecmp(h[i].value.data, (u_char *) "none",
-                                        sizeof("none") - 1) == 0))
-            {
+            return !((h[i].value.len == sizeof("same-origin") - 1
+                      && ngx_strncasecmp(h[i].value.data,
+                                         (u_char *) "same-origin",
+                                         sizeof("same-origin") - 1) == 0)
+                     || (h[i].value.len == sizeof("none") - 1
+                         && ngx_strncasecmp(h[i].value.data,
+                                            (u_char *) "none",
+                                            sizeof("none") - 1) == 0));
+        }
+
+        if (h[i].key.len == sizeof("Origin") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1) == 0)
+        {
+            if (origin != NULL) {
+                /* two: not a browser's */
                 return 1;
             }
 
-            continue;
-        }
-
-        if (h[i].key.len != sizeof("Origin") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
-                               sizeof("Origin") - 1) != 0)
-        {
-            continue;
-        }
-
-        /* "scheme://host[:port]", against the Host header */
-
-        p = ngx_strlcasestrn(h[i].value.data,
-                             h[i].value.data + h[i].value.len,
-                             (u_char *) "://", 3 - 1);
-
-        if (p == NULL || host == NULL) {
-            return 1;
-        }
-
-        p += 3;
-        len = h[i].value.data + h[i].value.len - p;
-
-        if (len != host->len || ngx_strncasecmp(p, host->data, len) != 0) {
-            return 1;
+            origin = &h[i];
         }
     }
+
+    if (origin == NULL) {
+        return 0;
+    }
+
+    /* "scheme://host[:port]", against the Host header, or :authority */
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+    } else if (r->host_start && r->host_end) {
+        host.data = r->host_start;
+        host.len = r->host_end - r->host_start;
+
+    } else {
+        return 1;
+    }
+
+    p = ngx_strlcasestrn(origin->value.data,
+                         origin->value.data + origin->value.len,
+                         (u_char *) "://", 3 - 1);
+
+    if (p == NULL) {
+        return 1;
+    }
+
+    p += 3;
+    len = origin->value.data + origin->value.len - p;
+
+    return (len != host.len || ngx_strncasecmp(p, host.data, len) != 0);
 }
 
 

@@ -14,6 +14,10 @@ static ngx_int_t ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_tw_zone_servers(ngx_shm_zone_t *shm_zone,
     ngx_http_tw_main_conf_t *twmcf);
+#if (NGX_LINUX)
+static ngx_int_t ngx_http_tw_proc_stat(u_char *name, ngx_pid_t *pid,
+    u_char *state);
+#endif
 static ngx_http_tw_block_t *ngx_http_tw_zone_block(ngx_slab_pool_t *shpool,
     ngx_http_tw_shctx_t *sh, ngx_http_tw_srv_conf_t *twscf);
 
@@ -424,11 +428,10 @@ ngx_uint_t
 ngx_http_tw_pid_gone(ngx_pid_t pid)
 {
 #if (NGX_LINUX)
-    u_char     *p, *last;
-    ssize_t     n;
-    ngx_fd_t    fd;
-    u_char      name[sizeof("/proc/-9223372036854775808/stat")];
-    u_char      buf[512];
+    static ngx_int_t   ours = -1;
+    ngx_pid_t          found;
+    u_char             state;
+    u_char             name[sizeof("/proc/-9223372036854775808/stat")];
 #endif
 
     if (kill(pid, 0) == -1) {
@@ -437,13 +440,55 @@ ngx_http_tw_pid_gone(ngx_pid_t pid)
 
 #if (NGX_LINUX)
 
-    /* "pid (name) state ...": the name may hold any byte, ")" too */
+    /*
+     * a /proc of another pid namespace would describe some other
+     * process: it is trusted only when it knows this one by its pid
+     */
+
+    if (ours == -1) {
+        ours = 0;
+
+        if (ngx_http_tw_proc_stat((u_char *) "/proc/self/stat", &found,
+                                  &state)
+            == NGX_OK
+            && found == ngx_getpid())
+        {
+            ours = 1;
+        }
+    }
+
+    if (!ours) {
+        return 0;
+    }
 
     (void) ngx_sprintf(name, "/proc/%P/stat%Z", pid);
 
+    return (ngx_http_tw_proc_stat(name, &found, &state) == NGX_OK
+            && found == pid && state == 'Z');
+
+#else
+
+    return 0;
+
+#endif
+}
+
+
+#if (NGX_LINUX)
+
+/* "pid (name) state ...": the pid and the state */
+
+static ngx_int_t
+ngx_http_tw_proc_stat(u_char *name, ngx_pid_t *pid, u_char *state)
+{
+    u_char    *p, *last;
+    ssize_t    n;
+    ngx_fd_t   fd;
+    u_char     buf[512];
+
     fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
-        return 0;
+        return NGX_ERROR;
     }
 
     n = read(fd, buf, sizeof(buf));
@@ -451,8 +496,17 @@ ngx_http_tw_pid_gone(ngx_pid_t pid)
     (void) ngx_close_file(fd);
 
     if (n <= 0) {
-        return 0;
+        return NGX_ERROR;
     }
+
+    p = ngx_strlchr(buf, buf + n, ' ');
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *pid = (ngx_pid_t) ngx_atoi(buf, p - buf);
+
+    /* the name may hold any byte, ")" too: the state follows the last */
 
     last = NULL;
 
@@ -462,14 +516,16 @@ ngx_http_tw_pid_gone(ngx_pid_t pid)
         }
     }
 
-    return (last != NULL && last + 2 < buf + n && last[2] == 'Z');
+    if (last == NULL || last + 2 >= buf + n) {
+        return NGX_ERROR;
+    }
 
-#else
+    *state = last[2];
 
-    return 0;
+    return NGX_OK;
+}
 
 #endif
-}
 
 
 /*
