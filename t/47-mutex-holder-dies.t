@@ -92,10 +92,15 @@ ok($held, "the zone is full after $i values: a worker holds the mutex")
 my $master = $t->master_pid;
 my %old = map { $_ => 1 } $t->worker_pids(all => 1);
 
-# the reload starts and comes to the mutex; then the holder dies
+# the reload starts, and the holder dies once the master has begun it
+# (it then takes no signal until it is done, SIGCHLD included)
 
+my $logged = () = $t->error_log =~ /reconfiguring/g;
 kill 'HUP', $master;
-select undef, undef, undef, 1;
+ok(TwTest::wait_until(sub {
+       (() = $t->error_log =~ /reconfiguring/g) > $logged
+   }, timeout => 10), 'the master reloads');
+select undef, undef, undef, 0.2;
 kill 'KILL', $held;
 
 my $reloaded = TwTest::wait_until(sub {
