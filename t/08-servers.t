@@ -169,7 +169,9 @@ is($sv->{"d.example 127.0.0.1:$port1"}{closed}, 0, 'd starts at 0');
 # nginx's ports: a server added on the other port, before it in the
 # configuration, changes neither its label nor its figures
 
-my ($lo, $hi) = sort { $a <=> $b } $t->port('PORT_2'), $t->port('PORT_3');
+# (not sort: $a and $b are lexicals here)
+my ($lo, $hi) = ($t->port('PORT_2'), $t->port('PORT_3'));
+($lo, $hi) = ($hi, $lo) if $lo > $hi;
 my $two = <<"EOF";
     server {
         listen 127.0.0.1:$hi;
