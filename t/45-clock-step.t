@@ -17,8 +17,7 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-my $shim = $t->repo . '/build/unit/clockshift.so';
-plan(skip_all => "$shim not built (make unit)") unless -f $shim;
+$t->preload_lib('clockshift.so');
 
 $t->write_conf(<<'EOF');
 %%TEST_GLOBALS%%
@@ -43,16 +42,7 @@ sub step {
 
 step(0);
 
-{
-    local $ENV{LD_PRELOAD} = $shim;
-    local $ENV{TW_CLOCK_SHIFT} = $shift;
-
-    # the library comes before AddressSanitizer's runtime
-    local $ENV{ASAN_OPTIONS} = join ':', grep { defined && length }
-        $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0';
-
-    $t->run;
-}
+$t->run_preloaded('clockshift.so', TW_CLOCK_SHIFT => $shift);
 
 sub closes {
     my ($n) = @_;

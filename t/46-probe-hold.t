@@ -32,8 +32,7 @@ $t->need_netns;
 plan skip_all => 'openssl and IO::Socket::SSL are needed'
     unless TwTest::have('openssl') && eval { require IO::Socket::SSL; 1 };
 
-my $shim = $t->repo . '/build/unit/probehold.so';
-plan(skip_all => "$shim not built (make unit)") unless -f $shim;
+$t->preload_lib('probehold.so');
 
 $t->tls_cert;
 
@@ -66,16 +65,7 @@ EOF
 
 my $hold = $t->prefix . '/hold';
 
-{
-    local $ENV{LD_PRELOAD} = $shim;
-    local $ENV{TW_PROBE_HOLD} = $hold;
-
-    # the library comes before AddressSanitizer's runtime
-    local $ENV{ASAN_OPTIONS} = join ':', grep { defined && length }
-        $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0';
-
-    $t->run;
-}
+$t->run_preloaded('probehold.so', TW_PROBE_HOLD => $hold);
 
 my $n = 3;
 

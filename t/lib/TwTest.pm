@@ -240,6 +240,28 @@ sub run {
     return 1;
 }
 
+# run_preloaded('clockshift.so', TW_CLOCK_SHIFT => $file): nginx with one
+# of the test libraries of build/unit preloaded (the test skips itself
+# when it is not built: preload_lib), and the variables it reads at load
+sub preload_lib {
+    my ($self, $name) = @_;
+    my $lib = "$REPO_ROOT/build/unit/$name";
+    Test::More::plan(skip_all => "$lib not built (make unit)") unless -f $lib;
+    return $lib;
+}
+
+sub run_preloaded {
+    my ($self, $name, %env) = @_;
+    local $ENV{LD_PRELOAD} = $self->preload_lib($name);
+    local @ENV{ keys %env } = values %env;
+
+    # the library comes before AddressSanitizer's runtime
+    local $ENV{ASAN_OPTIONS} = join ':', grep { defined && length }
+        $ENV{ASAN_OPTIONS}, 'verify_asan_link_order=0';
+
+    return $self->run;
+}
+
 sub stop {
     my ($self, %opts) = @_;
     return 1 unless $self->{running};
