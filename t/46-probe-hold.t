@@ -69,27 +69,39 @@ $t->run_preloaded('probehold.so', TW_PROBE_HOLD => $hold);
 
 my $n = 3;
 
-# a request whose answer comes before its body: nginx answers, shuts its
-# side (close_notify, then FIN) and lingers on the rest of the body
-
-sub early_answer {
+sub tls {
     my $s = IO::Socket::SSL->new(
         PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10,
         SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
         or die "TLS connection: " . IO::Socket::SSL::errstr() . "\n";
+    return $s;
+}
 
-    print $s "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-        . ('p' x 10);
+# the response, read through TLS until its body
 
+sub response {
+    my ($s, $body) = @_;
     my $b = '';
     my $deadline = time + 10;
 
-    while ($b !~ /\r\n\r\nearly\n\z/ && time < $deadline) {
+    while ($b !~ /\r\n\r\n\Q$body\E\z/ && time < $deadline) {
         my $got = sysread($s, $b, 4096, length $b);
         last unless $got;
     }
 
-    like($b, qr/^HTTP\/1\.1 200/, 'the early answer');
+    return $b;
+}
+
+# a request whose answer comes before its body: nginx answers, shuts its
+# side (close_notify, then FIN) and lingers on the rest of the body
+
+sub early_answer {
+    my $s = tls();
+
+    print $s "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        . ('p' x 10);
+
+    like(response($s, "early\n"), qr/^HTTP\/1\.1 200/, 'the early answer');
 
     # the socket under TLS, to send the FIN or RST on (a duplicate: the
     # socket goes once both handles are closed)
@@ -149,10 +161,7 @@ for my $case (['RST', 'lingering/client_reset', 0],
     for (1 .. $n) {
         unlink "$hold.held";
 
-        my $s = IO::Socket::SSL->new(
-            PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10,
-            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
-            or die "TLS connection: " . IO::Socket::SSL::errstr() . "\n";
+        my $s = tls();
         push @ports, $s->sockport;
 
         $t->write_file('hold.arm-alert', '');
@@ -160,15 +169,8 @@ for my $case (['RST', 'lingering/client_reset', 0],
         print $s "GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             . "\r\nX";
 
-        my $b = '';
-        my $deadline = time + 10;
-
-        while ($b !~ /\r\n\r\nok\n\z/ && time < $deadline) {
-            my $got = sysread($s, $b, 4096, length $b);
-            last unless $got;
-        }
-
-        like($b, qr/^HTTP\/1\.1 200/, 'RST before the close_notify: answer');
+        like(response($s, "ok\n"), qr/^HTTP\/1\.1 200/,
+             'RST before the close_notify: answer');
         ok(TwTest::wait_until(sub { -e "$hold.held" }, timeout => 8),
            'RST before the close_notify: nginx is held before writing it');
 
