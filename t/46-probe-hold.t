@@ -12,7 +12,9 @@
 # sent its close_notify and FIN, so either way the socket is closed when
 # nginx looks; only the pending error says which.  Then an RST held in
 # before the lingering close begins, whose close_notify write takes the
-# RST's error: OpenSSL's pending write says that no FIN left.
+# RST's error: OpenSSL's pending write says that no FIN left.  Last, a
+# close_notify that cannot be written until nginx gives up on it: OpenSSL's
+# write is pending as well, yet nginx's FIN left.
 
 use strict;
 use warnings;
@@ -20,6 +22,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use IO::Select;
 use Test::More;
 use TwTest;
 
@@ -188,6 +191,59 @@ for my $case (['RST', 'lingering/client_reset', 0],
        'RST before the close_notify: kernel: no TIME-WAIT on the server');
     is($t->tw_client(%peers), 0,
        'RST before the close_notify: kernel: none on the client');
+}
+
+# The same close_notify, but its write finds the socket's buffer full
+# (EAGAIN) for as long as nginx's shutdown waits: after 3 s nginx gives
+# up, ends the shutdown quietly, writing nothing, and shuts its side.
+# The FIN is nginx's, though OpenSSL still waits to write its alert: a
+# quiet shutdown is no sign of a reset.  The client reads up to nginx's
+# FIN, then closes.
+
+{
+    my $c0 = $t->settled;
+    my (@ports, @raws);
+
+    $t->write_file('hold.arm-again', '');
+
+    for (1 .. $n) {
+        unlink "$hold.held";
+
+        my $s = tls();
+        push @ports, $s->sockport;
+
+        print $s "GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            . "\r\nX";
+
+        like(response($s, "ok\n"), qr/^HTTP\/1\.1 200/,
+             'close_notify delayed: answer');
+        ok(TwTest::wait_until(sub { -e "$hold.held" }, timeout => 8),
+           'close_notify delayed: its write failed');
+
+        open my $raw, '+<&', fileno($s) or die "raw socket: $!";
+        $s->close(SSL_no_shutdown => 1);
+        push @raws, $raw;
+    }
+
+    for my $raw (@raws) {
+        my $eof = IO::Select->new($raw)->can_read(10)
+                  && sysread($raw, my $b, 4096) == 0;
+
+        ok($eof, 'close_notify delayed: nginx shuts its side, with no alert');
+        close $raw;
+    }
+
+    unlink "$hold.arm-again";
+
+    my $c1 = $t->settled;
+    my %peers = (peers => \@ports);
+
+    $t->moved_ok($c0, $c1, { 'client_close/server' => $n },
+                 'close_notify delayed: client_close/server');
+    is($t->wait_tw_server($n, %peers), $n,
+       "close_notify delayed: kernel: $n TIME-WAIT on the server");
+    is($t->tw_client(%peers), 0,
+       'close_notify delayed: kernel: none on the client');
 }
 
 ok(!-e "$hold.arm" && !-e "$hold.arm-alert", 'every hold was taken');

@@ -14,6 +14,10 @@
  *     exists, the first such call is held;
  *   - before the write of a TLS alert record (a close_notify): while
  *     "<TW_PROBE_HOLD>.arm-alert" exists, the first such write is held;
+ *   - or, as long as "<TW_PROBE_HOLD>.arm-again" exists, every such
+ *     write fails at once, as on a socket whose buffer stays full
+ *     (EAGAIN), until nginx's shutdown gives up: the file stays, for the
+ *     test to remove;
  *   - and, for a process to die holding the zone's mutex, before the
  *     write of the error that new tw_key values no longer fit, which the
  *     module logs with the mutex held: while "<TW_PROBE_HOLD>.arm-full"
@@ -30,6 +34,7 @@
 
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -42,6 +47,7 @@
 
 static char  arm_file[512];
 static char  alert_file[512];
+static char  again_file[512];
 static char  full_file[512];
 static char  held_file[512];
 
@@ -50,6 +56,7 @@ static int (*real_getsockopt)(int fd, int level, int name, void *value,
 static ssize_t (*real_write)(int fd, const void *buf, size_t n);
 
 
+static void probehold_mark(void);
 static void probehold_wait(int fd);
 
 
@@ -63,6 +70,7 @@ probehold_init(void)
     if (name != NULL) {
         snprintf(arm_file, sizeof(arm_file), "%s.arm", name);
         snprintf(alert_file, sizeof(alert_file), "%s.arm-alert", name);
+        snprintf(again_file, sizeof(again_file), "%s.arm-again", name);
         snprintf(full_file, sizeof(full_file), "%s.arm-full", name);
         snprintf(held_file, sizeof(held_file), "%s.held", name);
     }
@@ -106,10 +114,17 @@ write(int fd, const void *buf, size_t n)
 
     if (alert_file[0] != '\0'
         && n >= 5 && p[1] == 3
-        && (p[0] == 21 || (p[0] == 23 && n == 24 && p[3] == 0 && p[4] == 19))
-        && unlink(alert_file) == 0)
+        && (p[0] == 21 || (p[0] == 23 && n == 24 && p[3] == 0 && p[4] == 19)))
     {
-        probehold_wait(fd);
+        if (access(again_file, F_OK) == 0) {
+            probehold_mark();
+            errno = EAGAIN;
+            return -1;
+        }
+
+        if (unlink(alert_file) == 0) {
+            probehold_wait(fd);
+        }
     }
 
     if (full_file[0] != '\0'
@@ -124,19 +139,28 @@ write(int fd, const void *buf, size_t n)
 
 
 static void
+probehold_mark(void)
+{
+    int   fd, len;
+    char  pid[32];
+
+    fd = open(held_file, O_WRONLY|O_CREAT|O_TRUNC, 0644);
+    if (fd != -1) {
+        len = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
+        (void) real_write(fd, pid, len);
+        close(fd);
+    }
+}
+
+
+static void
 probehold_wait(int fd)
 {
-    int               i, hfd, len;
-    char              pid[32];
+    int               i;
     socklen_t         n;
     struct tcp_info   ti;
 
-    hfd = open(held_file, O_WRONLY|O_CREAT|O_TRUNC, 0644);
-    if (hfd != -1) {
-        len = snprintf(pid, sizeof(pid), "%d\n", (int) getpid());
-        (void) real_write(hfd, pid, len);
-        close(hfd);
-    }
+    probehold_mark();
 
     for (i = 0; i < (fd == -1 ? 1000 : 500); i++) {
         n = sizeof(struct tcp_info);
