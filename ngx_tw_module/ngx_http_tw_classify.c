@@ -168,7 +168,7 @@ ngx_http_tw_error_status(ngx_uint_t status)
 ngx_uint_t
 ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 {
-    ngx_uint_t  client;
+    ngx_uint_t  client, error;
 
     /*
      * the client asked to close: its FIN or RST came first, or nginx read
@@ -187,8 +187,21 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_HTTP2;
     }
 
+    error = s->conn_error;
+
     if (s->conn_close) {
-        return s->exiting ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_DRAIN;
+
+        if (!s->shut_wr) {
+            return s->exiting ? NGX_HTTP_TW_SHUTDOWN : NGX_HTTP_TW_DRAIN;
+        }
+
+        /*
+         * a drain, or worker_shutdown_timeout, which adds an error mark,
+         * took back a lingering close: nginx's FIN had left already, for
+         * the reason the request gives
+         */
+
+        error = 0;
     }
 
     switch (s->phase) {
@@ -258,7 +271,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
 
     /* with TLS, a close_notify read by nginx may come before any FIN */
 
-    if (s->status == 499 || (s->conn_error && (client || s->read_eof))) {
+    if (s->status == 499 || (error && (client || s->read_eof))) {
         return NGX_HTTP_TW_CLIENT_ABORT;
     }
 
@@ -274,7 +287,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
      */
 
     if (s->status == 408
-        || (s->conn_timedout && (!s->lingering || s->conn_error)))
+        || (s->conn_timedout && (!s->lingering || error)))
     {
         return s->body_started ? NGX_HTTP_TW_BODY_TIMEOUT
                                : NGX_HTTP_TW_HEADER_TIMEOUT;
@@ -284,7 +297,7 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_UPGRADE;
     }
 
-    if (ngx_http_tw_error_status(s->status) || s->filter_finalize) {
+    if (ngx_http_tw_error_status(s->err_status) || s->filter_finalize) {
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
@@ -319,11 +332,12 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
-    if (s->exiting) {
+    if (s->exiting_header) {
+        /* nginx's header filter turned keep-alive off */
         return NGX_HTTP_TW_SHUTDOWN;
     }
 
-    if (s->conn_error) {
+    if (error) {
 
         /*
          * nginx gave up on a connection the client had not closed: a
@@ -333,14 +347,35 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }
 
+    if (s->reading_body) {
+
+        /*
+         * the response was complete while the request body was still
+         * arriving: nginx turns keep-alive off, and closes with a
+         * lingering close, or at once with lingering_close off
+         */
+
+        return NGX_HTTP_TW_LINGERING;
+    }
+
+    /*
+     * Keep-alive still on, or off for no reason above: the worker was
+     * shutting down as nginx closed.  Not after nginx's FIN, when a
+     * lingering close goes on in a worker that exits, unless keep-alive
+     * was still on, which only a shutdown refuses.
+     */
+
+    if (s->exiting && (!s->shut_wr || !s->keepalive_off)) {
+        return NGX_HTTP_TW_SHUTDOWN;
+    }
+
     /*
      * A lingering close is the way nginx closes, the reason only when
-     * nothing else turned keep-alive off: a response complete while the
-     * request body was still arriving, or a discard that outlasted
+     * nothing else turned keep-alive off: a discard that outlasted
      * lingering_time.
      */
 
-    if (s->lingering && (s->reading_body || !s->keepalive_off)) {
+    if (s->lingering && !s->keepalive_off) {
         return NGX_HTTP_TW_LINGERING;
     }
 

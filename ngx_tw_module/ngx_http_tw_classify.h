@@ -92,6 +92,7 @@ typedef struct {
     ngx_uint_t   phase;
     ngx_uint_t   tcp_state;
     ngx_uint_t   status;
+    ngx_uint_t   err_status;             /* of nginx's own error response */
 
     /* the kernel, just before close() */
     u_char       unread;                 /* close() will send RST */
@@ -99,6 +100,8 @@ typedef struct {
     u_char       shut_wr;                /* nginx sent FIN by shutdown() */
     u_char       reset_in;               /* an RST nginx has not read */
     u_char       fin_early;              /* client FIN in before answer */
+    u_char       exiting_header;         /* the answer began as the worker
+                                            was shutting down */
 
     /* nginx's connection flags at close */
     u_char       read_eof;

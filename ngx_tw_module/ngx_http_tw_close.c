@@ -315,6 +315,7 @@ ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
     ctx->snap.reset_in = 0;
     ctx->snap.shut_wr = 0;
     ctx->snap.fin_early = 0;
+    ctx->snap.exiting_header = 0;
     ctx->snap.terminate = 0;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
@@ -945,6 +946,13 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     /* the kernel's flags and fin_early stay as they are */
 
     s->status = r->headers_out.status;
+
+    /*
+     * a status nginx answered with itself, where it turns keep-alive off
+     * for the worst errors; not one passed on from an upstream server
+     */
+    s->err_status = r->err_status;
+
     s->conn_close = c->close;
     s->conn_error = c->error;
     s->conn_timedout = c->timedout;
@@ -959,8 +967,10 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     s->body_started = (r->request_body != NULL || r->discard_body);
     s->lingering = (r->lingering_time != 0);
 
+    /* nginx closes, with or without a lingering close, on a body arriving */
+    s->reading_body = r->reading_body;
+
     if (s->lingering) {
-        s->reading_body = r->reading_body;
 
         /*
          * lingering_time is also the deadline of a discard, which ends
@@ -973,9 +983,9 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
         /* over TLS, see ngx_http_tw_tls_unsent() */
 
     } else {
-        s->reading_body = 0;
         s->shut_wr = 0;
     }
+
     s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
 
     s->close_header = 0;
@@ -1073,8 +1083,10 @@ done:
  * epoll reports it with the data (pending_eof), or nginx has read it
  * (eof).  Both flags stay set for the rest of the connection once set,
  * so the context is only touched by an answer that follows the client's
- * FIN.  An HTTP/2 stream's connection is not in the table: the lookup
- * finds nothing, and its read event is not the socket's anyway.
+ * FIN, or one that begins in a worker that is shutting down: nginx's own
+ * header filter, later in the chain, then turns keep-alive off.  An
+ * HTTP/2 stream's connection is not in the table: the lookup finds
+ * nothing, and its read event is not the socket's anyway.
  */
 
 static ngx_int_t
@@ -1085,11 +1097,20 @@ ngx_http_tw_header_filter(ngx_http_request_t *r)
 
     rev = r->connection->read;
 
-    if (rev->pending_eof || rev->eof) {
+    if (rev->pending_eof || rev->eof || ngx_exiting || ngx_terminate) {
         ctx = ngx_http_tw_lookup(r->connection);
 
         if (ctx != NULL) {
-            ctx->snap.fin_early = 1;
+
+            if (rev->pending_eof || rev->eof) {
+                ctx->snap.fin_early = 1;
+            }
+
+            if ((ngx_exiting || ngx_terminate) && r->keepalive
+                && r == r->main)
+            {
+                ctx->snap.exiting_header = 1;
+            }
         }
     }
 

@@ -2,7 +2,10 @@
 
 # Error responses after which nginx never keeps a connection alive (400,
 # 413, 414, 494, 500, 501) and responses delimited by the close: nginx
-# closes first, counted as error_response.
+# closes first, counted as error_response.  Only nginx's own error
+# responses: the same statuses passed on from an upstream server, or
+# answered with a text by "return", keep the connection, and a close
+# after them has the reason of the close.
 
 use strict;
 use warnings;
@@ -36,11 +39,15 @@ http {
         location = /masked { error_page 500 =200 /ok; return 500; }
         location = /ok { return 200 "ok\n"; }
         location = /file { }
+        location = /text500 { return 500 "error text\n"; }
+        location /up/ { proxy_pass http://127.0.0.1:%%PORT_2%%/; }
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
         tw off;
         location / { return 200 "backend\n"; }
+        location = /500 { return 500; }
+        location = /400 { return 400; }
     }
     %%STATUS_SERVER%%
 }
@@ -154,6 +161,53 @@ $t->case_ok(name => 'upstream failed mid-response', n => $n,
 
 $t->case_ok(name => 'error_page over a 500', n => $n,
             run => answered("GET /masked HTTP/1.1\r\nHost: x\r\n\r\n", 200),
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# the statuses of an upstream server are passed on with keep-alive: the
+# client's "Connection: close", or HTTP/1.0, is why nginx closes
+
+$t->case_ok(name => 'upstream 500, Connection: close', n => $n,
+            run => answered("GET /up/500 HTTP/1.1\r\nHost: x\r\n"
+                            . "Connection: close\r\n\r\n", 500),
+            expect => { 'client_close/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+$t->case_ok(name => 'upstream 400, HTTP/1.0', n => $n,
+            run => answered("GET /up/400 HTTP/1.0\r\n\r\n", 400),
+            expect => { 'http10/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+$t->case_ok(name => 'return 500 with a text, Connection: close', n => $n,
+            run => answered("GET /text500 HTTP/1.1\r\nHost: x\r\n"
+                            . "Connection: close\r\n\r\n", 500),
+            expect => { 'client_close/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# and nginx keeps the connection after them: the client closes it
+
+for my $uri ('/up/500', '/text500') {
+    $t->case_ok(name => "$uri keeps the connection", n => $n,
+                run => sub {
+                    my $s = $t->connect;
+                    for my $path ($uri, '/') {
+                        $t->send_raw($s, "GET $path HTTP/1.1\r\nHost: x\r\n"
+                                         . "\r\n");
+                        my $r = $t->read_response($s);
+                        die "no response to $path\n" unless $r;
+                    }
+                    $t->close($s);
+                },
+                expect => { 'client_idle/client' => $n },
+                tw_server => 0, tw_client => $n);
+}
+
+# nginx's own 500 with "Connection: close": both rules apply, the status
+# comes first
+
+$t->case_ok(name => 'nginx\'s 500, Connection: close', n => $n,
+            run => answered("GET /fail HTTP/1.1\r\nHost: x\r\n"
+                            . "Connection: close\r\n\r\n", 500),
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
 

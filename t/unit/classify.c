@@ -188,6 +188,7 @@ test_closer(void)
     s = snap(REQUEST, ESTAB);
     s->unread = 1;
     s->status = 400;
+    s->err_status = 400;
     CHECK(s, SERVER_RESET, ERROR_RESPONSE, "unread bytes: close() sends RST");
 
     s = snap(REQUEST, CLOSE);
@@ -374,11 +375,25 @@ test_request(void)
 
     s = snap(REQUEST, ESTAB);
     s->status = 400;
+    s->err_status = 400;
     s->http10 = 1;
     CHECK(s, SERVER, ERROR_RESPONSE, "400 wins over the keep-alive rules");
 
+    s = snap(REQUEST, ESTAB);
+    s->status = 500;
+    s->close_header = 1;
+    CHECK(s, SERVER, CLIENT_CLOSE,
+          "a 500 passed on from an upstream server keeps keep-alive");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 500;
+    s->err_status = 500;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE, "nginx's own 500 turns keep-alive off");
+
     s = snap(REQUEST, FIN_WAIT2);
     s->status = 413;
+    s->err_status = 413;
     s->lingering = 1;
     s->shut_wr = 1;
     CHECK(s, SERVER, ERROR_RESPONSE, "413 goes through lingering close");
@@ -463,10 +478,75 @@ test_request(void)
     s->lingering = 1;
     CHECK(s, SERVER, DRAIN, "lingering connection reclaimed");
 
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->conn_close = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->keepalive_off = 1;
+    s->reading_body = 1;
+    CHECK(s, SERVER, LINGERING,
+          "a lingering close taken back after nginx's FIN keeps its reason");
+
     s = snap(REQUEST, ESTAB);
     s->status = 200;
     s->exiting = 1;
     CHECK(s, SERVER, SHUTDOWN, "closed after a request while exiting");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->exiting = 1;
+    s->exiting_header = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, SHUTDOWN,
+          "answered while exiting: nginx's header filter said close");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->exiting = 1;
+    s->exiting_header = 1;
+    s->keepalive_off = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, SHUTDOWN,
+          "answered while exiting, then a lingering close");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->exiting = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, SHUTDOWN,
+          "a lingering close with keep-alive on: only exiting refuses it");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->exiting = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->keepalive_off = 1;
+    s->reading_body = 1;
+    CHECK(s, SERVER, LINGERING,
+          "a lingering close begun before the reload keeps its reason");
+
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->exiting = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "a lingering close after keep-alive was refused, then a reload");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->exiting = 1;
+    s->keepalive_off = 1;
+    s->reading_body = 1;
+    s->unread = 1;
+    CHECK(s, SERVER_RESET, LINGERING,
+          "lingering_close off: a body still arriving, closed at once");
 
     s = snap(REQUEST, CLOSE_WAIT);
     s->status = 200;
