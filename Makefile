@@ -28,7 +28,9 @@ BUILD        := $(TOP)/build
 JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 PORT         ?= 8080
 
-NGINX_SRC    ?= $(BUILD)/nginx-src
+ifeq ($(strip $(NGINX_SRC)),)
+NGINX_SRC    := $(BUILD)/nginx-src
+endif
 STATIC       := $(BUILD)/static
 VANILLA      := $(BUILD)/vanilla
 DYNAMIC      := $(BUILD)/dynamic
@@ -255,15 +257,7 @@ $(UNIT)/render $(UNIT)/timewait: $(UNIT)/%: $(TOP)/t/unit/%.c build
 # the main job: nginx with the module, in the foreground, on 127.0.0.1
 
 run: build
-	@mkdir -p $(RUNDIR)/logs $(RUNDIR)/html
-	@cp conf/html/* $(RUNDIR)/html/
-	@sed 's/127\.0\.0\.1:8080/127.0.0.1:$(PORT)/' conf/nginx.conf \
-	    > $(RUNDIR)/nginx.conf
-	@$(NGINX) -t -q -p $(RUNDIR)/ -c nginx.conf -e stderr
-	@echo "nginx with ngx_tw: http://127.0.0.1:$(PORT)/"
-	@echo "its counters:      http://127.0.0.1:$(PORT)/tw_status" \
-	      "(?format=json);  Ctrl-C stops it"
-	@exec $(NGINX) -p $(RUNDIR)/ -c nginx.conf -e stderr -g 'daemon off;'
+	@sh util/run.sh $(NGINX) $(RUNDIR) $(PORT)
 
 
 # a few seconds of the classic problems, then the status and its advice

@@ -35,7 +35,7 @@ done
 
 if [ "$(id -u)" != 0 ]; then
     echo "missing Debian packages:$missing" >&2
-    echo "install them as root with:" >&2
+    echo "install them as root (su -, or sudo -s), then run this again:" >&2
     echo "    apt-get update &&" \
          "apt-get install -y --no-install-recommends$missing" >&2
     exit 1
