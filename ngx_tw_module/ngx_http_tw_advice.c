@@ -64,15 +64,15 @@ static ngx_http_tw_rule_t  ngx_http_tw_server_rules[] = {
 static ngx_http_tw_rule_t  ngx_http_tw_total_rules[] = {
 
     { ngx_string("client_close"), NGX_HTTP_TW_CLIENT_CLOSE, 30,
-      "comes from clients that send Connection: close; tw_key can tell"
+      "come from clients that send Connection: close; tw_key can tell"
       " which" },
 
     { ngx_string("http10"), NGX_HTTP_TW_HTTP10, 20,
-      "comes from HTTP/1.0 clients without keep-alive (load testers, old"
+      "come from HTTP/1.0 clients without keep-alive (load testers, old"
       " proxies): have them use HTTP/1.1" },
 
     { ngx_string("error_response"), NGX_HTTP_TW_ERROR_RESPONSE, 10,
-      "follows responses that close the connection (400, 413, 414, 494,"
+      "follow responses that close the connection (400, 413, 414, 494,"
       " 500, 501, no length): find them in the access log" },
 
     { ngx_null_string, 0, 0, NULL }
@@ -256,9 +256,9 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
         }
 
         a->text.len = ngx_sprintf(a->text.data, "key \"%V\" sends"
-                                  " Connection: close and causes %ui%% of"
-                                  " nginx's TIME_WAIT: let it keep its"
-                                  " connections, or close them itself",
+                                  " Connection: close in %ui%% of nginx's"
+                                  " closes: let it keep its connections,"
+                                  " or close them itself",
                                   &a->name, share)
                       - a->text.data;
         keys++;
@@ -284,8 +284,8 @@ ngx_http_tw_advice_totals(ngx_pool_t *pool, ngx_http_tw_report_t *rp)
             return NGX_ERROR;
         }
 
-        a->text.len = ngx_sprintf(a->text.data, "%ui%% of nginx's TIME_WAIT"
-                                  " %s", share, rule->text)
+        a->text.len = ngx_sprintf(a->text.data, "%ui%% of nginx's closes %s",
+                                  share, rule->text)
                       - a->text.data;
     }
 

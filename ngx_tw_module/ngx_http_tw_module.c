@@ -463,6 +463,9 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
     ngx_http_tw_srv_conf_t     *twscf, **twscfp;
     ngx_http_core_srv_conf_t  **cscfp;
     ngx_http_core_main_conf_t  *cmcf;
+#if (NGX_PCRE)
+    u_char                     *p;
+#endif
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
     cscfp = cmcf->servers.elts;
@@ -477,6 +480,24 @@ ngx_http_tw_servers(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
         if (cscfp[i]->server_names.nelts) {
             sn = cscfp[i]->server_names.elts;
             twscf->name = sn[0].name;
+
+#if (NGX_PCRE)
+            if (sn[0].regex) {
+
+                /* nginx keeps a regular expression without its "~" */
+
+                p = ngx_pnalloc(cf->pool, sn[0].name.len + 1);
+                if (p == NULL) {
+                    return NGX_ERROR;
+                }
+
+                *p = '~';
+                ngx_memcpy(p + 1, sn[0].name.data, sn[0].name.len);
+
+                twscf->name.data = p;
+                twscf->name.len = sn[0].name.len + 1;
+            }
+#endif
 
             if (ngx_http_tw_name_escape(cf->pool, &twscf->name) != NGX_OK) {
                 return NGX_ERROR;

@@ -222,7 +222,7 @@ quiet($a, 'reset_timedout_connection reset.example',
 
 $a = period(sub { many(20, req('keyed.example', close => 1, client => 'elb')) });
 $x = says($a, 'key_client_close elb', 'a key sending Connection: close');
-like($x->{text}, qr/^key "elb" sends Connection: close and causes 100% of nginx's TIME_WAIT/,
+like($x->{text}, qr/^key "elb" sends Connection: close in 100% of nginx's closes/,
      'key_client_close: the text');
 quiet($a, 'client_close ', 'explained by the key');
 

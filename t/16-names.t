@@ -58,6 +58,16 @@ http {
         location / { return 200 "ok\n"; }
     }
     server {
+        listen 127.0.0.1:%%PORT_4%%;
+        server_name "~^a$";
+        location / { return 200 "regex\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_4%%;
+        server_name "^a$";
+        location / { return 200 "plain\n"; }
+    }
+    server {
         listen unix:%%PREFIX%%/UNIXPATH;
         server_name unix.example;
         location / { return 200 "ok\n"; }
@@ -315,6 +325,25 @@ is(scalar @series, 1, 'same label: one Prometheus series');
 $text = $t->status_text;
 my @lines = $text =~ /^server "dup\.example"/mg;
 is(scalar @lines, 1, 'same label: one text entry');
+
+# a regular expression keeps its "~": a plain name of the same characters
+# is another server
+
+{
+    my $b = $t->status;
+    my %req = map { $_->{name} => $_->{requests} } @{ $b->{servers} };
+
+    for my $host ('a', '^a$', '^a$') {
+        $t->request(get(undef, host => $host), port => $t->port('PORT_4'));
+    }
+    $t->settled;
+
+    my %now = map { $_->{name} => $_->{requests} } @{ $t->status->{servers} };
+    is(($now{'~^a$'} // 0) - ($req{'~^a$'} // 0), 1,
+       'a regular expression, "~" and all: its request');
+    is(($now{'^a$'} // 0) - ($req{'^a$'} // 0), 2,
+       'a plain name of the same characters: its own entry');
+}
 
 # a reset takes the shared block once: the period shows the traffic since
 
