@@ -32,7 +32,10 @@ http {
         root %%PREFIX%%/html;
         location = /drop { return 444; }
         location = /upload { proxy_pass http://127.0.0.1:%%PORT_2%%; }
-        location = /discard { return 200 "ok\n"; }
+        location = /discard {
+            client_body_timeout 30s;
+            return 200 "ok\n";
+        }
     }
     server {
         listen 127.0.0.1:%%PORT_3%%;
@@ -86,7 +89,8 @@ $t->case_ok(name => 'body_timeout, reset', n => 1, accepted => $n,
             tw_server => 0, tw_client => 0);
 
 # nginx answered at once and discards the rest of the body, which never
-# comes: the discard gives up after lingering_timeout
+# comes: the discard gives up after lingering_timeout (1 s), whatever
+# client_body_timeout says (30 s)
 
 $t->case_ok(name => 'discarded body never arrives', n => 1, accepted => $n,
             run => sub {
