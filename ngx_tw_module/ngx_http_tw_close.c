@@ -57,6 +57,8 @@ static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx,
 static ngx_inline void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h,
     ngx_uint_t hist, ngx_atomic_uint_t value);
 static ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
+static void ngx_http_tw_header_note(ngx_http_request_t *r,
+    ngx_event_t *rev);
 
 
 ngx_http_tw_conn_t               *ngx_http_tw_conns;
@@ -1092,29 +1094,44 @@ done:
 static ngx_int_t
 ngx_http_tw_header_filter(ngx_http_request_t *r)
 {
-    ngx_event_t         *rev;
-    ngx_http_tw_conn_t  *ctx;
+    ngx_event_t  *rev;
 
     rev = r->connection->read;
 
-    if (rev->pending_eof || rev->eof || ngx_exiting || ngx_terminate) {
-        ctx = ngx_http_tw_lookup(r->connection);
+    /*
+     * nginx's filter also turns keep-alive off on ngx_terminate, but a
+     * worker told to terminate exits before the close, which then counts
+     * as a shutdown anyway
+     */
 
-        if (ctx != NULL) {
-
-            if (rev->pending_eof || rev->eof) {
-                ctx->snap.fin_early = 1;
-            }
-
-            if ((ngx_exiting || ngx_terminate) && r->keepalive
-                && r == r->main)
-            {
-                ctx->snap.exiting_header = 1;
-            }
-        }
+    if (rev->pending_eof || rev->eof || ngx_exiting) {
+        ngx_http_tw_header_note(r, rev);
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/* apart, so that the filter's own path stays a few instructions long */
+
+static void
+ngx_http_tw_header_note(ngx_http_request_t *r, ngx_event_t *rev)
+{
+    ngx_http_tw_conn_t  *ctx;
+
+    ctx = ngx_http_tw_lookup(r->connection);
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    if (rev->pending_eof || rev->eof) {
+        ctx->snap.fin_early = 1;
+    }
+
+    if (ngx_exiting && r->keepalive && r == r->main) {
+        ctx->snap.exiting_header = 1;
+    }
 }
 
 
