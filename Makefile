@@ -29,7 +29,7 @@ JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 PORT         ?= 8080
 
 ifeq ($(strip $(NGINX_SRC)),)
-NGINX_SRC    := $(BUILD)/nginx-src
+override NGINX_SRC := $(BUILD)/nginx-src
 endif
 STATIC       := $(BUILD)/static
 VANILLA      := $(BUILD)/vanilla

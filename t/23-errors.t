@@ -41,6 +41,11 @@ http {
         location = /file { }
         location = /text500 { return 500 "error text\n"; }
         location /up/ { proxy_pass http://127.0.0.1:%%PORT_2%%/; }
+        location /two/ {
+            keepalive_requests 2;
+            proxy_pass http://127.0.0.1:%%PORT_2%%/;
+            location = /two/text500 { return 500 "error text\n"; }
+        }
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
@@ -184,22 +189,25 @@ $t->case_ok(name => 'return 500 with a text, Connection: close', n => $n,
             expect => { 'client_close/server' => $n },
             tw_server => $n, tw_client => 0);
 
-# and nginx keeps the connection after them: the client closes it
+# and they would have kept the connection: the second request of a
+# connection that keepalive_requests allows two is why nginx closes
 
-for my $uri ('/up/500', '/text500') {
-    $t->case_ok(name => "$uri keeps the connection", n => $n,
+for my $uri ('/two/500', '/two/text500') {
+    $t->case_ok(name => "$uri, the last of keepalive_requests", n => $n,
                 run => sub {
-                    my $s = $t->connect;
-                    for my $path ($uri, '/') {
+                    my $s = $t->connect or die "connect: $t->{last_error}\n";
+                    for my $path ('/two/', $uri) {
                         $t->send_raw($s, "GET $path HTTP/1.1\r\nHost: x\r\n"
                                          . "\r\n");
                         my $r = $t->read_response($s);
                         die "no response to $path\n" unless $r;
                     }
+                    my $how = $t->wait_close($s);
+                    die "got $how\n" unless $how eq 'eof';
                     $t->close($s);
                 },
-                expect => { 'client_idle/client' => $n },
-                tw_server => 0, tw_client => $n);
+                expect => { 'keepalive_requests/server' => $n },
+                tw_server => $n, tw_client => 0);
 }
 
 # nginx's own 500 with "Connection: close": both rules apply, the status

@@ -49,6 +49,7 @@ http {
         location = /slow {
             proxy_pass http://127.0.0.1:%%PORT_3%%;
         }
+        location = /static { root %%PREFIX%%/html; }
     }
     server {
         listen 127.0.0.1:%%PORT_2%%;
@@ -59,13 +60,17 @@ http {
 }
 EOF
 
-# a backend that answers after 1.5 s
+# a backend that answers once the test has made the file "go"
+my $go = $t->prefix . '/go';
+
 $t->backend(port => $t->port('PORT_3'), handler => sub {
     my ($c) = @_;
-    select undef, undef, undef, 1.5;
+    TwTest::wait_until(sub { -e $go }, timeout => 20);
     syswrite($c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
              . "Connection: close\r\n\r\nslow\n");
 });
+
+$t->write_file('html/static', "static\n");
 
 $t->allow_log(qr/worker_connections are not enough, reusing connections/);
 
@@ -116,6 +121,31 @@ $t->case_ok(name => 'reload during the linger', n => 1, accepted => $n,
             expect => { 'lingering/server' => $n },
             tw_server => $n, tw_client => 0);
 
+# a lingering close after nginx turned keep-alive off for a body it could
+# not parse (a 405 to a POST of a static file): the reload during the
+# linger does not change its reason either
+
+$t->case_ok(name => 'reload during the linger of an error', n => 1,
+            accepted => $n,
+            run => sub {
+                my @s = map {
+                    my $s = $t->connect or die "connect: $t->{last_error}\n";
+                    $t->send_raw($s, "POST /static HTTP/1.1\r\nHost: x\r\n"
+                                 . "Transfer-Encoding: chunked\r\n\r\n"
+                                 . "zz\r\nworld\r\n0\r\n\r\n");
+                    my $r = $t->read_response($s);
+                    die "no 405\n" unless $r && $r->{status} == 405;
+                    my $how = $t->wait_close($s, timeout => 3);
+                    die "nginx's FIN: got $how\n" unless $how eq 'eof';
+                    $s;
+                } 1 .. $n;
+                hup();
+                select undef, undef, undef, 0.5;
+                $t->close($_) for @s;
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
 # the old worker's worker_shutdown_timeout (3 s) takes the lingering
 # connections back, long before lingering_timeout; the client closes after
 
@@ -150,7 +180,8 @@ $t->case_ok(name => 'worker_shutdown_timeout during the linger', n => 1,
     };
 
     for (1 .. 14) {
-        push @idle, $t->connect or last;
+        my $s = $t->connect or last;
+        push @idle, $s;
         last if TwTest::wait_until($taken, timeout => 0.3);
     }
 
@@ -190,6 +221,7 @@ $t->case_ok(name => 'answered during a shutdown, then lingering', n => 1,
                 $t->send_raw($s, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nG");
                 select undef, undef, undef, 0.3;
                 hup();
+                $t->write_file('go', '');
                 my $r = $t->read_response($s, timeout => 10);
                 die "no response\n" unless $r && $r->{status} == 200;
                 die "not Connection: close\n"

@@ -57,6 +57,13 @@ if ! have_src; then
 
     [ "$dest" = --check ] && exit 0
 
+    if [ -z "$(add_src)" ]; then
+        echo "no list of apt sources ($sources, $list) to add a deb-src" \
+             "entry to; build against another nginx tree:" \
+             "NGINX_SRC=/path/to/nginx sh util/make run" >&2
+        exit 1
+    fi
+
     add_src | sh -e
 
     echo "added a deb-src entry; refreshing apt's lists"

@@ -50,6 +50,6 @@ echo "nginx with ngx_tw: http://127.0.0.1:$port/"
 echo "its counters:      http://127.0.0.1:$port/tw_status (?format=json)"
 echo "configuration:     $run/nginx.conf"
 echo "logs:              $run/logs/"
-echo "Ctrl-C stops it (or: $nginx -p $run/ -s stop)"
+echo "Ctrl-C stops it (or: $nginx -p $run/ -c nginx.conf -s stop)"
 
 exec "$nginx" -p "$run/" -c nginx.conf -e stderr -g "daemon off; $user"

@@ -494,6 +494,16 @@ test_request(void)
     s->exiting = 1;
     CHECK(s, SERVER, SHUTDOWN, "closed after a request while exiting");
 
+    s = snap(REQUEST, FIN_WAIT2);
+    s->status = 200;
+    s->conn_close = 1;
+    s->conn_error = 1;
+    s->exiting = 1;
+    s->lingering = 1;
+    s->shut_wr = 1;
+    CHECK(s, SERVER, SHUTDOWN,
+          "worker_shutdown_timeout on a linger that only exiting began");
+
     s = snap(REQUEST, ESTAB);
     s->status = 200;
     s->exiting = 1;
