@@ -1112,7 +1112,7 @@ ngx_http_tw_header_filter(ngx_http_request_t *r)
 }
 
 
-/* apart, so that the filter's own path stays a few instructions long */
+/* what the header filter notes, when it has anything to note */
 
 static void
 ngx_http_tw_header_note(ngx_http_request_t *r, ngx_event_t *rev)
