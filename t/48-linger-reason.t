@@ -170,7 +170,6 @@ $t->case_ok(name => 'worker_shutdown_timeout during the linger', n => 1,
 
 {
     my $c0 = $t->settled;
-    my $tws = $t->tw_server;
 
     my $l = lingering();
     my @idle;
@@ -189,6 +188,8 @@ $t->case_ok(name => 'worker_shutdown_timeout during the linger', n => 1,
     like($t->error_log, qr/worker_connections are not enough/,
          'nginx said so in its log');
 
+    my @ports = map { $_->sockport } $l, @idle;
+
     $t->close($l);
     $t->close($_) for @idle;
 
@@ -202,6 +203,16 @@ $t->case_ok(name => 'worker_shutdown_timeout during the linger', n => 1,
                  'the linger is lingering, the others drain or the client\'s');
     is($drain + $ahead, scalar @idle, 'every waiting connection counted');
     $t->conservation_ok($c1);
+
+    # nginx's FIN first on the linger and the drained ones, the client's
+    # on the others
+
+    my %peers = (peers => \@ports);
+
+    is($t->wait_tw_server(1 + $drain, %peers), 1 + $drain,
+       'kernel: a TIME-WAIT on the server for the linger and each drained');
+    is($t->wait_tw_client($ahead, %peers), $ahead,
+       'kernel: one on the client for each the client closed');
 }
 
 # lingering_close off: nginx closes at once on a body still arriving
