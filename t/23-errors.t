@@ -48,6 +48,10 @@ http {
         }
     }
     server {
+        listen 127.0.0.1:%%PORT_4%% proxy_protocol;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_2%%;
         tw off;
         location / { return 200 "backend\n"; }
@@ -218,5 +222,25 @@ $t->case_ok(name => 'nginx\'s 500, Connection: close', n => $n,
                             . "Connection: close\r\n\r\n", 500),
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
+
+# a PROXY protocol header nginx cannot parse: nginx closes before any
+# request, with nothing sent but its FIN (the error log: "broken header")
+
+my $port4 = $t->port('PORT_4');
+
+$t->case_ok(name => 'a broken PROXY protocol header', n => $n,
+            port => $port4,
+            run => sub {
+                my $s = $t->connect(port => $port4)
+                    or die "connect: $t->{last_error}\n";
+                $t->send_raw($s, "PROXY JUNK\r\nGET / HTTP/1.1\r\n"
+                                 . "Host: x\r\n\r\n");
+                my $how = $t->wait_close($s);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+$t->allow_log(qr/broken header/);
 
 $t->done;

@@ -112,6 +112,54 @@ $d = curl_ok('TLS, keepalive_timeout 0', 'keepalive_disabled', "$url/off");
 is($d->{client}, 0, 'keepalive_timeout 0: no client FIN first');
 is($t->tw_client - $tw_client, 0, 'kernel: no TIME-WAIT on the client');
 
+# The same two rules with a client that cannot race nginx: it reads the
+# response and nginx's close_notify, waits for nginx's FIN, and closes
+# without a close_notify of its own: nginx's FIN is first, nothing is
+# left unread, and the TIME-WAIT is on the server, every time.
+
+my $have_ssl = eval { require IO::Socket::SSL; 1 };
+
+sub tls_get {
+    my ($path, $header) = @_;
+
+    return sub {
+        my $s = $t->connect or die "connect: $t->{last_error}\n";
+
+        IO::Socket::SSL->start_SSL($s, Timeout => 10,
+            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE())
+            or die "TLS: " . IO::Socket::SSL::errstr() . "\n";
+
+        print $s "GET $path HTTP/1.1\r\nHost: x\r\n$header\r\n";
+
+        # to nginx's close_notify
+        my $b = '';
+        1 while sysread($s, $b, 4096, length $b);
+        die "no answer: $b\n" unless $b =~ m{^HTTP/1\.1 200 .*\r\n\r\nok\n\z}s;
+
+        # to nginx's FIN, on the socket under TLS
+        open my $raw, '+<&', fileno($s) or die "raw socket: $!\n";
+        my $how = $t->wait_close($raw, timeout => 10);
+        die "got $how\n" unless $how eq 'eof';
+
+        close $raw;
+        $s->close(SSL_no_shutdown => 1);
+    };
+}
+
+SKIP: {
+    skip 'IO::Socket::SSL is needed', 2 * 5 unless $have_ssl;
+
+    $t->case_ok(name => 'TLS, keepalive_timeout 0, the client closes last',
+                n => $n, run => tls_get('/off', ''),
+                expect => { 'keepalive_disabled/server' => $n },
+                tw_server => $n, tw_client => 0);
+
+    $t->case_ok(name => 'TLS, Connection: close, the client closes last',
+                n => $n, run => tls_get('/', "Connection: close\r\n"),
+                expect => { 'client_close/server' => $n },
+                tw_server => $n, tw_client => 0);
+}
+
 # curl sends close_notify and its FIN back to back; nginx closes as soon
 # as it reads the close_notify, so on loopback either FIN may go first
 

@@ -54,6 +54,13 @@ http {
         location / { return 200 "ok\n"; }
     }
     server {
+        listen 127.0.0.1:%%PORT_3%% http2;
+        keepalive_requests 2;
+        keepalive_timeout 30s;
+        lingering_timeout 10s;
+        location / { return 200 "ok\n"; }
+    }
+    server {
         listen 127.0.0.1:%%PORT_2%% http2;
         reset_timedout_connection on;
         location / { return 444; }
@@ -146,6 +153,40 @@ my $url1 = 'https://127.0.0.1:' . $t->port('PORT_1');
        . ' FIN close');
     is($t->tw_client(%port) - $twc, $extra,
        'keepalive_requests: kernel: a client TIME-WAIT for each extra one');
+}
+
+# keepalive_requests 2 in cleartext, with a client of its own: two
+# streams in one go; nginx answers both with GOAWAY after the second,
+# then shuts its side down (lingering close).  A client that reads to
+# nginx's FIN and closes leaves the TIME-WAIT on the server; one that
+# resets once it has seen nginx's FIN leaves none anywhere.
+
+my $port3 = $t->port('PORT_3');
+
+sub h2_get {
+    my ($stream) = @_;
+    my $block = "\x82\x86\x84\x01\x09localhost";    # GET http / host
+    return substr(pack('N', length $block), 1) . "\x01\x05"  # HEADERS, end
+        . pack('N', $stream) . $block;
+}
+
+my $two = $preface . h2_get(1) . h2_get(3);
+
+for my $how ('close', 'reset') {
+    $t->case_ok(name => "HTTP/2, keepalive_requests, the client reads to"
+                        . " nginx's FIN and then ${how}s", n => $n,
+                port => $port3,
+                run => sub {
+                    my $s = $t->connect(port => $port3)
+                        or die "connect: $t->{last_error}\n";
+                    $t->send_raw($s, $two);
+                    my $got = $t->wait_close($s, timeout => 10);
+                    die "got $got\n" unless $got eq 'eof';
+                    $how eq 'close' ? $t->close($s) : $t->reset($s);
+                },
+                expect => { $how eq 'close' ? 'http2/server'
+                                            : 'http2/client_reset' => $n },
+                tw_server => $how eq 'close' ? $n : 0, tw_client => 0);
 }
 
 # reset_timedout_connection on: a stream's "return 444" sets SO_LINGER

@@ -1054,6 +1054,17 @@ sub case_ok {
     # which a loaded machine may leave to ksoftirqd for a while: wait for
     # it (no longer than it takes to come)
 
+    # every FIN-first close makes exactly one TIME-WAIT, on one side or
+    # the other: with both sides given, wait for their total first, so a
+    # TIME-WAIT that comes late is seen on whichever side it lands
+
+    if (defined $o{tw_server} && defined $o{tw_client}) {
+        my $want = $tws + $twc + $o{tw_server} + $o{tw_client};
+        wait_until(sub {
+            $self->tw_server(%port) + $self->tw_client(%port) >= $want
+        }, timeout => 8);
+    }
+
     if (defined $o{tw_server}) {
         my $want = $tws + $o{tw_server};
         $self->wait_tw_server($want, %port, timeout => 8);
@@ -1180,7 +1191,9 @@ sub done {
     if ($self->{conf} && $self->{conf} =~ /\btw_status\s*;/
         && $self->master_pid && !$self->{no_final_check})
     {
-        my $c = eval { $self->counts };
+        # settled(): a close never counted shows as a connection that
+        # stays open after the test's own are all gone
+        my $c = eval { $self->settled };
         if ($c) {
             $self->conservation_ok($c, 'final: accepted == closed + open,'
                                    . ' other == 0');
