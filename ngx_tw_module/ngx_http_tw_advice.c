@@ -167,8 +167,10 @@ ngx_http_tw_advice_server(ngx_pool_t *pool, ngx_http_tw_report_t *rp,
 
         default: /* NGX_HTTP_TW_NO_REQUEST_TIMEOUT */
             p = ngx_sprintf(p, ": connections that never send a request"
-                            " (browser preconnects, port probes); consider"
-                            " a shorter client_header_timeout (now %M ms)",
+                            " (browser preconnects, port probes) reach"
+                            " client_header_timeout (%M ms) and nginx"
+                            " closes them; a longer client_header_timeout"
+                            " lets such clients close first",
                             cscf->client_header_timeout);
             break;
         }

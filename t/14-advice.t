@@ -205,8 +205,9 @@ quiet($a, 'keepalive_time time.example', '2 of 22');
 
 $a = period(sub { idle(20) });
 $x = says($a, 'no_request_timeout main.example', 'preconnects');
-like($x->{text}, qr/client_header_timeout \(now 1000 ms\)/,
-     'no_request_timeout: the timeout');
+like($x->{text}, qr/reach\ client_header_timeout\ \(1000\ ms\)
+                  .*\ a\ longer\ client_header_timeout/x,
+     'no_request_timeout: the timeout, and to raise it');
 $a = period(sub { many(20, req('main.example', close => 1)); idle(2) });
 quiet($a, 'no_request_timeout main.example', '2 of 22');
 
