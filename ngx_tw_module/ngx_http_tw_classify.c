@@ -280,6 +280,18 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
     }
 
     /*
+     * nginx's own error response that turns keep-alive off (a 413), then
+     * a discard of the body that timed out: the error closes the
+     * connection, the timeout only ends the wait for the body
+     */
+
+    if (s->conn_timedout && s->lingering && error
+        && ngx_http_tw_error_status(s->err_status))
+    {
+        return NGX_HTTP_TW_ERROR_RESPONSE;
+    }
+
+    /*
      * every request timeout sets c->timedout; a lingering close that ran
      * out of lingering_timeout sets only the read event's flag, and with
      * TLS a delayed close_notify may set c->timedout on its own (a

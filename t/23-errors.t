@@ -118,6 +118,24 @@ $t->case_ok(name => '413 body too large', n => $n,
             expect => { 'error_response/server' => $n },
             tw_server => $n, tw_client => 0);
 
+# a 413 whose body never comes: nginx answers, discards the body that
+# does not come, and closes when the discard times out (lingering_timeout,
+# 1 s): the 413 closed the connection, the timeout only ended the wait
+
+$t->case_ok(name => '413, the body never sent', n => $n,
+            run => sub {
+                my $s = $t->connect or die "connect: $t->{last_error}\n";
+                $t->send_raw($s, "POST /upload HTTP/1.1\r\nHost: x\r\n"
+                                 . "Content-Length: 100000\r\n\r\n");
+                my $r = $t->read_response($s);
+                die "no 413\n" unless $r && $r->{status} == 413;
+                my $how = $t->wait_close($s, timeout => 10);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
 # a precondition that fails (If-Match): nginx sends its 412 with
 # "Connection: keep-alive", then ends the request as an error and closes
 

@@ -429,6 +429,34 @@ test_request(void)
     CHECK(s, SERVER, SEND_TIMEOUT, "send_timeout, 200 already logged");
 
     s = snap(REQUEST, ESTAB);
+    s->status = 413;
+    s->err_status = 413;
+    s->conn_timedout = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->body_started = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "413, then the discard of the body timed out: the 413 closed");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->conn_timedout = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, BODY_TIMEOUT,
+          "200, then the discard of the body timed out: the timeout closed");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 413;
+    s->err_status = 413;
+    s->write_timedout = 1;
+    s->conn_timedout = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, SEND_TIMEOUT, "413 whose sending timed out");
+
+    s = snap(REQUEST, ESTAB);
     s->status = 444;
     s->conn_timedout = 1;
     CHECK(s, SERVER, CLOSED_BY_CONFIG, "return 444");
