@@ -12,8 +12,9 @@
 #      per-server and keyed breakdowns on;
 #   2. instructions per request under callgrind (one process, master
 #      process off): the stable figure on a noisy machine;
-#   3. how long tw_status takes to render with 1000 key values and every
-#      histogram filled, and the zone memory a key and a server take;
+#   3. how long tw_status takes to render with 1000 key values and closes
+#      of all four closers (every distribution nginx can fill), and the
+#      zone memory a key and a server take;
 #
 # and then, for what the run measured, whether each target is met.
 #
@@ -592,11 +593,13 @@ unless ($part{status}) {
     exit 0;
 }
 
-print "\ntw_status with 1000 key values and every histogram filled\n";
+print "\ntw_status with 1000 key values, and closes by server, client,"
+    . " server_reset and client_reset in every distribution nginx fills\n";
 
 sub status_times {
     my $script = <<'EOF';
 use strict; use warnings; use IO::Socket::INET; use Time::HiRes qw(time);
+use Socket qw(SOL_SOCKET SO_LINGER);
 use JSON::PP;
 
 sub req {
@@ -634,8 +637,41 @@ for (1 .. 50) {
     req($c, '/small.txt', 'Connection' => 'close');
 }
 
-my $free1 = decode_json(req($st, '/?format=json'))->{zone}{free};
+# and the other closers, so that every closer's distributions have
+# figures: nginx's RST ("return 444" with reset_timedout_connection on),
+# the client's RST on an idle connection, and nginx's idle timeout
+
+for (1 .. 20) {
+    my $c = conn(8082);
+    print $c "GET /drop HTTP/1.1\r\nHost: x\r\n\r\n";
+    sysread($c, my $buf, 1024);
+    close $c;
+}
+for (1 .. 20) {
+    my $c = conn(8080);
+    req($c, '/small.txt');
+    setsockopt($c, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0)) or die "$!";
+    close $c;
+}
+my @idle = map { my $c = conn(8082); req($c, '/small.txt'); $c } 1 .. 20;
+for my $c (@idle) {
+    sysread($c, my $buf, 1024);
+    close $c;
+}
+
+my $js = decode_json(req($st, '/?format=json'));
+my $free1 = $js->{zone}{free};
 printf "zone: %.0f bytes per key value\n", ($free0 - $free1) / 1000;
+
+my ($filled, $all) = (0, 0);
+for my $h (sort keys %{ $js->{histograms} }) {
+    for my $closer (sort keys %{ $js->{histograms}{$h} }) {
+        next if $closer eq 'le';
+        $all++;
+        $filled++ if $js->{histograms}{$h}{$closer}{count};
+    }
+}
+print "distributions with closes: $filled of $all\n";
 
 # each format, then a static file of the same size from the same nginx,
 # fetched the same way: what the round trip costs without the rendering
@@ -676,10 +712,17 @@ EOF
                                "perl $dir/status.pl $dir/html\n"));
 }
 
-my $http = <<'EOF';
-    tw_key $http_user_agent;
+my $http = <<"EOF";
+    tw_key \$http_user_agent;
     tw_key_max 1000;
     tw_zone_size 4m;
+    server {
+        listen 127.0.0.1:8082;
+        root $dir/html;
+        keepalive_timeout 1s;
+        reset_timedout_connection on;
+        location = /drop { return 444; }
+    }
 EOF
 write_file("$dir/nginx.conf", conf('module', http => $http));
 
@@ -687,6 +730,7 @@ my $times = status_times();
 print $times;
 push @status, [$1, $2]
     while $times =~ /^(\w+) +\d+ bytes +median ([\d.]+) ms/mg;
+die "tw_status: no figures for the three formats\n" unless @status == 3;
 
 # per server: the zone with 1 server, and with 101
 
