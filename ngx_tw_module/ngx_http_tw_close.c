@@ -644,8 +644,9 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 
     /*
      * the open count goes down right before the close is counted: a
-     * worker killed between the two would leave the connection neither
-     * open, nor closed, nor lost
+     * worker killed between the two leaves the connection in "open"
+     * (accepted less closed and lost) for as long as the zone lives;
+     * the other order would count it both closed and lost
      */
 
     if (ctx->srv != NULL && !ctx->srv->enable) {

@@ -77,7 +77,7 @@ static ngx_command_t  ngx_http_tw_commands[] = {
     { ngx_string("tw_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_tw_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -207,6 +207,8 @@ ngx_http_tw_create_loc_conf(ngx_conf_t *cf)
 
     twlcf->format = NGX_CONF_UNSET_UINT;
     twlcf->reset = NGX_CONF_UNSET;
+    twlcf->status_file = NULL;
+    twlcf->status_line = 0;
 
     return twlcf;
 }
@@ -218,9 +220,29 @@ ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tw_loc_conf_t *prev = parent;
     ngx_http_tw_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_uint_value(conf->format, prev->format,
                               NGX_HTTP_TW_FORMAT_TEXT);
     ngx_conf_merge_value(conf->reset, prev->reset, 0);
+
+    /*
+     * a content handler set after tw_status in the same location
+     * (proxy_pass, fastcgi_pass, ...) replaced it; the location is the
+     * one merged now
+     */
+
+    if (conf->status_line) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        if (clcf->handler != ngx_http_tw_status_handler) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"tw_status\" conflicts with another content"
+                          " handler of its location in %V:%ui",
+                          conf->status_file, conf->status_line);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     return NGX_CONF_OK;
 }
@@ -229,6 +251,8 @@ ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_tw_loc_conf_t *twlcf = conf;
+
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -237,7 +261,14 @@ ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (clcf->handler != NULL) {
+        return "conflicts with another content handler of this location";
+    }
+
     clcf->handler = ngx_http_tw_status_handler;
+
+    twlcf->status_file = &cf->conf_file->file.name;
+    twlcf->status_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }

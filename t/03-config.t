@@ -59,6 +59,17 @@ $t->conf_error_ok(conf('tw off; tw on;', '', ''),
 $t->conf_error_ok(conf('', '', 'tw_status; tw_status;'),
     qr/"tw_status" directive is duplicate/, 10, 'tw_status twice');
 
+# another content handler in the same location: in either order, nginx
+# would serve only one of the two
+
+$t->conf_error_ok(conf('', '', 'proxy_pass http://127.0.0.1:1; tw_status;'),
+    qr/"tw_status" directive conflicts with another content handler of this/,
+    10, 'proxy_pass, then tw_status');
+
+$t->conf_error_ok(conf('', '', 'tw_status; proxy_pass http://127.0.0.1:1;'),
+    qr/"tw_status" conflicts with another content handler of its location/,
+    10, 'tw_status, then proxy_pass');
+
 my $formats = 'invalid value "xml" in "tw_status_format" directive,'
     . ' it must be "text", "json" or "prometheus"';
 
