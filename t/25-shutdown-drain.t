@@ -43,7 +43,6 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 {
     my $c0 = $t->settled;
-    my $tws = $t->tw_server;
 
     my @s;
     for (1 .. 20) {
@@ -51,6 +50,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         push @s, $s if $s;
     }
     is(scalar @s, 20, 'all 20 requests answered');
+
+    # the kernel's TIME-WAITs of these connections alone
+    my %peers = (peers => [map { $_->sockport } @s]);
 
     my $drained = grep { $t->wait_close($_, timeout => 0.3) eq 'eof' } @s;
     ok($drained >= 5, "nginx reclaimed $drained idle connections");
@@ -61,9 +63,12 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     $t->moved_ok($c0, $c1, { 'drain/server' => $drained,
                              'client_idle/client' => 20 - $drained },
                  'reclaimed: drain, server FIN; the rest closed by us');
-    $t->wait_tw_server($tws + $drained);
-    is($t->tw_server - $tws, $drained,
+    $t->wait_tw_server($drained, %peers);
+    $t->wait_tw_client(20 - $drained, %peers);
+    is($t->tw_server(%peers), $drained,
        'kernel: a TIME-WAIT on the server for each reclaimed one');
+    is($t->tw_client(%peers), 20 - $drained,
+       'kernel: a TIME-WAIT on the client for each one we closed');
     like($t->error_log, qr/worker_connections are not enough/,
          'nginx said so in its log');
     my ($drain) = grep { $_->{rule} eq 'drain' } @{ $t->status->{advice} };
@@ -76,9 +81,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 {
     my $c0 = $t->settled;
-    my $tws = $t->tw_server;
 
     my @s = map { $t->connect } 1 .. 3;
+    my %peers = (peers => [map { $_->sockport } @s]);
     wait_until(sub { $t->counts->{open} == 3 });
 
     ok($t->reload, 'reload');
@@ -89,8 +94,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     my $c1 = $t->settled;
     $t->moved_ok($c0, $c1, { 'shutdown/server' => 3 },
                  'worker_shutdown_timeout: shutdown, server FIN');
-    $t->wait_tw_server($tws + 3);
-    is($t->tw_server - $tws, 3, 'kernel: 3 TIME-WAIT on the server');
+    $t->wait_tw_server(3, %peers);
+    is($t->tw_server(%peers), 3, 'kernel: 3 TIME-WAIT on the server');
+    is($t->tw_client(%peers), 0, 'kernel: none on the client');
 }
 
 # a worker told to terminate exits at once; the kernel closes what it
@@ -98,9 +104,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
 {
     my $c0 = $t->settled;
-    my $tws = $t->tw_server;
 
     my @s = map { $t->request($get, keep => 1) } 1 .. 3;
+    my %peers = (peers => [map { $_->sockport } @s]);
     my @workers = $t->worker_pids;
     is(scalar @workers, 1, 'one worker');
 
@@ -118,8 +124,9 @@ my $get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     my $c1 = $t->settled;
     $t->moved_ok($c0, $c1, { 'shutdown/server' => 3 },
                  'counted at worker exit: shutdown, server FIN');
-    $t->wait_tw_server($tws + 3);
-    is($t->tw_server - $tws, 3, 'kernel: 3 TIME-WAIT on the server');
+    $t->wait_tw_server(3, %peers);
+    is($t->tw_server(%peers), 3, 'kernel: 3 TIME-WAIT on the server');
+    is($t->tw_client(%peers), 0, 'kernel: none on the client');
 }
 
 $t->done;

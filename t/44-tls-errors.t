@@ -224,7 +224,14 @@ for my $case (['close_notify and FIN', 'client_idle/client', 1, 1],
     my $c1 = $t->settled;
     my %peers = (peers => \@ports);
 
-    # nginx first, after a close_notify that left alone: its TIME-WAIT
+    # nginx first, after a close_notify that left alone: its TIME-WAIT;
+    # each of the n FIN closes makes one, on one side or the other: all
+    # of them first, so that a late one is not taken for the other side
+
+    wait_until(sub {
+        $t->tw_server(%peers) + $t->tw_client(%peers) >= $n
+    }, timeout => 8) if $fin;
+
     my $first = $fin ? $t->tw_server(%peers) : 0;
     $first = 0 unless $notify;
 
