@@ -104,10 +104,11 @@ sub wait_eof {
 # keep-alive connection
 
 my $c0 = $t->settled;
-my $tw0 = $t->tw_server;
+my @made;
 
 for (1 .. $n) {
     my $s = tls();
+    push @made, $s->sockport;
     print $s "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     like(response($s), qr/^HTTP\/1\.1 200/, 'bad record: a first response');
 
@@ -123,16 +124,17 @@ for (1 .. $n) {
 my $c1 = $t->settled;
 $t->moved_ok($c0, $c1, { 'error_response/server' => $n },
              "bad record on an idle connection: error_response by server");
-is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+is($t->wait_tw_server($n, peers => \@made), $n,
    "kernel: $n TIME-WAIT sockets on the server port");
 $t->allow_log(qr/SSL_read\(\) failed/);
 
 # 2. a close_notify, without FIN, while nginx discards a request body
 
-$tw0 = $t->tw_server;
+@made = ();
 
 for (1 .. $n) {
     my $s = tls();
+    push @made, $s->sockport;
     print $s "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
         . "0123456789";
     like(response($s), qr/^HTTP\/1\.1 200/, 'discard: the response');
@@ -147,15 +149,16 @@ for (1 .. $n) {
 my $c2 = $t->settled;
 $t->moved_ok($c1, $c2, { 'client_idle/server' => $n },
              'close_notify during a discard: client_idle, nginx first');
-is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+is($t->wait_tw_server($n, peers => \@made), $n,
    "kernel: $n more TIME-WAIT sockets on the server port");
 
 # 3. a close_notify in the middle of a request header
 
-$tw0 = $t->tw_server;
+@made = ();
 
 for (1 .. $n) {
     my $s = tls();
+    push @made, $s->sockport;
     print $s "GET / HTTP/1.1\r\nHost:";
     select undef, undef, undef, 0.1;
 
@@ -169,7 +172,7 @@ for (1 .. $n) {
 my $c3 = $t->settled;
 $t->moved_ok($c2, $c3, { 'client_abort/server' => $n },
              'close_notify in a request header: client_abort, nginx first');
-is($t->wait_tw_server($tw0 + $n), $tw0 + $n,
+is($t->wait_tw_server($n, peers => \@made), $n,
    "kernel: $n more TIME-WAIT sockets on the server port");
 
 # 4-6. the client closes an idle keep-alive connection first: with its
