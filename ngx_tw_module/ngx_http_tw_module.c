@@ -95,6 +95,13 @@ static ngx_command_t  ngx_http_tw_commands[] = {
       offsetof(ngx_http_tw_loc_conf_t, reset),
       NULL },
 
+    { ngx_string("tw_status_kernel"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tw_loc_conf_t, kernel),
+      NULL },
+
       ngx_null_command
 };
 
@@ -207,6 +214,7 @@ ngx_http_tw_create_loc_conf(ngx_conf_t *cf)
 
     twlcf->format = NGX_CONF_UNSET_UINT;
     twlcf->reset = NGX_CONF_UNSET;
+    twlcf->kernel = NGX_CONF_UNSET;
     twlcf->status_file = NULL;
     twlcf->status_line = 0;
 
@@ -225,6 +233,7 @@ ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->format, prev->format,
                               NGX_HTTP_TW_FORMAT_TEXT);
     ngx_conf_merge_value(conf->reset, prev->reset, 0);
+    ngx_conf_merge_value(conf->kernel, prev->kernel, 1);
 
     /*
      * a content handler set after tw_status in the same location

@@ -171,7 +171,12 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
+    /* "tw_status_kernel off": the kernel's counts are not read, nor shown */
+
+    if (twlcf->kernel) {
+        ngx_http_tw_timewait_kernel(twmcf->sh, r->connection->log);
+    }
+
     ngx_http_tw_zone_reap(twmcf->sh);
 
     if (ngx_http_tw_status_collect(twmcf, format, period, &rp, r->pool)
@@ -179,6 +184,12 @@ ngx_http_tw_status_handler(ngx_http_request_t *r)
         || ngx_http_tw_advise(r->pool, &rp) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!twlcf->kernel) {
+        rp.kernel_listen = NGX_HTTP_TW_KERNEL_OFF;
+        rp.kernel_host = NGX_HTTP_TW_KERNEL_OFF;
+        rp.kernel_time = 0;
     }
 
     if (period == NGX_HTTP_TW_RESET) {
@@ -1045,10 +1056,18 @@ ngx_http_tw_status_text(u_char *p, ngx_http_tw_report_t *rp)
     p = ngx_sprintf(p, "TIME_WAIT now: estimate %uA (nginx's FIN closes of"
                     " the last %d s); kernel: ",
                     rp->time_wait, NGX_HTTP_TW_WINDOW);
-    p = ngx_http_tw_status_kernel(p, rp->kernel_listen);
-    p = ngx_cpymem(p, " on nginx's ports, ", sizeof(" on nginx's ports, ") - 1);
-    p = ngx_http_tw_status_kernel(p, rp->kernel_host);
-    p = ngx_cpymem(p, " on this host\n", sizeof(" on this host\n") - 1);
+
+    if (rp->kernel_listen == NGX_HTTP_TW_KERNEL_OFF) {
+        p = ngx_cpymem(p, "not read (tw_status_kernel off)\n",
+                       sizeof("not read (tw_status_kernel off)\n") - 1);
+
+    } else {
+        p = ngx_http_tw_status_kernel(p, rp->kernel_listen);
+        p = ngx_cpymem(p, " on nginx's ports, ",
+                       sizeof(" on nginx's ports, ") - 1);
+        p = ngx_http_tw_status_kernel(p, rp->kernel_host);
+        p = ngx_cpymem(p, " on this host\n", sizeof(" on this host\n") - 1);
+    }
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         if (rp->time_waits[r]) {

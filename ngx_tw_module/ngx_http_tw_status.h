@@ -53,6 +53,10 @@ typedef struct {
 
 
 
+/* a kernel count not asked for: "tw_status_kernel off" (-1: unknown) */
+#define NGX_HTTP_TW_KERNEL_OFF  -2
+
+
 typedef struct {
     ngx_http_tw_counters_t   sum;
     ngx_http_tw_hist_report_t  hist[NGX_HTTP_TW_NHISTS]

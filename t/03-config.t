@@ -70,6 +70,10 @@ $t->conf_error_ok(conf('', '', 'tw_status; proxy_pass http://127.0.0.1:1;'),
     qr/"tw_status" conflicts with another content handler of its location/,
     10, 'tw_status, then proxy_pass');
 
+$t->conf_error_ok(conf('', '', 'tw_status; tw_status_kernel maybe;'),
+    qr/invalid value "maybe" in "tw_status_kernel" directive, it must be "on" or "off"/,
+    10, 'tw_status_kernel maybe');
+
 my $formats = 'invalid value "xml" in "tw_status_format" directive,'
     . ' it must be "text", "json" or "prometheus"';
 

@@ -34,6 +34,11 @@ http {
         server_name two.example;
         location / { return 200 "ok\n"; }
     }
+    server {
+        listen 127.0.0.1:%%PORT_2%%;
+        tw off;
+        location / { tw_status; tw_status_kernel off; }
+    }
     %%STATUS_SERVER%%
 }
 EOF
@@ -48,7 +53,8 @@ sub tw { decode_json($t->http_get('/tw_status?format=json',
 # the kernel counts every HTTP port of nginx, the status port's too
 sub ss_all {
     return $t->tw_server + $t->tw_server(port => $port1)
-        + $t->tw_server(port => $t->port('PORT_STATUS'));
+        + $t->tw_server(port => $t->port('PORT_STATUS'))
+        + $t->tw_server(port => $t->port('PORT_2'));
 }
 
 # TIME-WAIT sockets the kernel makes from here on (TcpExtTW counts them
@@ -161,5 +167,30 @@ if ($after->{time} == $before->{time}) {
 select undef, undef, undef, 1.1;
 $k = ss_all();
 is(tw()->{time_wait}{kernel}{listen}, $k, "a second later: fresh, $k");
+
+# "tw_status_kernel off": the kernel is not asked, and its counts are not
+# shown; the estimate is
+
+{
+    my %off = (port => $t->port('PORT_2'));
+    my $j = decode_json($t->http_get('/?format=json', %off)->{body});
+    my $kernel = $j->{time_wait}{kernel};
+    ok(exists $kernel->{listen} && !defined $kernel->{listen}
+       && exists $kernel->{host} && !defined $kernel->{host},
+       'tw_status_kernel off: json: kernel counts null');
+    is($kernel->{time}, 0, 'tw_status_kernel off: json: never read');
+    is($j->{time_wait}{estimate}, tw()->{time_wait}{estimate},
+       'tw_status_kernel off: the estimate is there');
+
+    like($t->http_get('/', %off)->{body},
+         qr/^TIME_WAIT now: estimate \d+ .*; kernel: not read \(tw_status_kernel off\)$/m,
+         'tw_status_kernel off: text');
+
+    my $m = $t->http_get('/?format=prometheus', %off)->{body};
+    unlike($m, qr/nginx_tw_kernel_/, 'tw_status_kernel off: prometheus: no'
+           . ' kernel series');
+    like($m, qr/^nginx_tw_time_wait_estimate\{/m,
+         'tw_status_kernel off: prometheus: the estimate');
+}
 
 $t->done;
