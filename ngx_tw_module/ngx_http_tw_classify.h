@@ -103,7 +103,11 @@ typedef struct {
     u_char       exiting_header;         /* the answer began as the worker
                                             was shutting down */
 
-    /* nginx's connection flags at close */
+    /*
+     * nginx's connection flags at close; terminate first, so that the
+     * bytes that start at 0 are the 8 from unread
+     */
+    u_char       terminate;
     u_char       read_eof;
     u_char       read_error;
     u_char       read_timedout;
@@ -112,7 +116,6 @@ typedef struct {
     u_char       conn_error;
     u_char       conn_timedout;
     u_char       exiting;
-    u_char       terminate;
 
     /* the last request, recomputed as nginx decided it */
     u_char       body_started;

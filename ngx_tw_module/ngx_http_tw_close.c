@@ -43,19 +43,45 @@ static void ngx_http_tw_init_connection(ngx_connection_t *c);
 #if (NGX_HTTP_SSL)
 static void ngx_http_tw_init_ssl_connection(ngx_connection_t *c);
 #endif
-static ngx_inline void ngx_http_tw_accept(ngx_connection_t *c,
+static void ngx_http_tw_init_addr_connection(ngx_connection_t *c);
+static ngx_inline void ngx_http_tw_accept_one(ngx_connection_t *c,
     ngx_uint_t ssl);
+static void ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl);
+static ngx_inline void ngx_http_tw_watch(ngx_connection_t *c,
+    ngx_http_tw_conn_t *ctx, ngx_http_tw_srv_conf_t *srv, ngx_uint_t ssl);
 static ngx_http_addr_conf_t *ngx_http_tw_addr_conf(ngx_http_port_t *port,
     struct sockaddr *sa);
 static ngx_uint_t ngx_http_tw_tcp_listener(ngx_listening_t *ls);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
+static ngx_inline void ngx_http_tw_look(ngx_connection_t *c,
+    ngx_http_tw_conn_t *ctx);
+static ngx_http_tw_noinline void ngx_http_tw_probe_peeked(
+    ngx_connection_t *c, ngx_http_tw_conn_t *ctx, ngx_http_tw_snapshot_t *s,
+    ngx_uint_t peek, ssize_t rc, ngx_err_t err);
 static void ngx_http_tw_close_handler(void *data);
 static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
-static ngx_uint_t ngx_http_tw_phase(ngx_http_tw_conn_t *ctx,
+static ngx_http_tw_inline void ngx_http_tw_tally(ngx_http_tw_conn_t *ctx,
+    ngx_connection_t *c);
+static ngx_http_tw_inline ngx_uint_t ngx_http_tw_phase(
+    ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
+static ngx_http_tw_noinline ngx_uint_t ngx_http_tw_phase_action(
     ngx_connection_t *c);
 static ngx_inline void ngx_http_tw_hist_add(ngx_http_tw_hist_t *h,
     ngx_uint_t hist, ngx_atomic_uint_t value);
+static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_key(
+    ngx_http_request_t *r, ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
+    ngx_http_tw_srv_conf_t *srv);
+static ngx_inline ngx_int_t ngx_http_tw_log_end(ngx_http_request_t *r,
+    ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
+static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_close(
+    ngx_http_request_t *r, ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
+#if (NGX_HTTP_SSL)
+static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_unsent(
+    ngx_connection_t *c, ngx_http_tw_snapshot_t *s);
+#endif
+static ngx_inline void ngx_http_tw_snapshot(ngx_http_request_t *r,
+    ngx_http_tw_snapshot_t *s);
 static ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
 static void ngx_http_tw_header_note(ngx_http_request_t *r,
     ngx_event_t *rev);
@@ -65,10 +91,42 @@ ngx_http_tw_conn_t               *ngx_http_tw_conns;
 ngx_uint_t                        ngx_http_tw_nconns;
 
 static ngx_uint_t                 ngx_http_tw_cleanup;
+
+/* the slots a one-address listener takes directly: 0 with the cleanup */
+static ngx_uint_t                 ngx_http_tw_naccept;
 static ngx_int_t                (*ngx_http_tw_del_conn_next)(
                                       ngx_connection_t *c, ngx_uint_t flags);
 
+#if (NGX_HAVE_EPOLL)
+extern ngx_module_t               ngx_epoll_module;
+
+/* the del_conn() this one calls is epoll's */
+static ngx_uint_t                 ngx_http_tw_epoll;
+#endif
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+#if (NGX_LINUX)
+/*
+ * the peek's byte, never looked at: not a local, whose address would
+ * give the functions that peek a stack guard
+ */
+static u_char                     ngx_http_tw_peek_byte;
+#endif
+
+
+/*
+ * "listen ... multipath": TCP_INFO describes the first subflow, whose
+ * state says nothing of the connection's FINs; the peek sees the
+ * connection itself, and alone decides (no kernel TLS on MPTCP, so with
+ * "ssl" too)
+ */
+
+#if (nginx_version >= 1029007)
+#define ngx_http_tw_mptcp(c)      ((c)->listening->protocol != 0)
+#else
+#define ngx_http_tw_mptcp(c)      0
+#endif
 
 
 ngx_int_t
@@ -104,7 +162,7 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
 
         /* several addresses: each connection is looked at on accept */
 
-        handler = ngx_http_tw_init_connection;
+        handler = ngx_http_tw_init_addr_connection;
 
         if (port->naddrs == 1) {
 
@@ -120,6 +178,8 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
             if (!srv->enable && addr_conf->virtual_names == NULL) {
                 continue;
             }
+
+            handler = ngx_http_tw_init_connection;
 
 #if (NGX_HTTP_SSL)
             if (addr_conf->ssl) {
@@ -144,9 +204,19 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     if (ngx_event_actions.del_conn == NULL) {
         ngx_http_tw_cleanup = 1;
 
-    } else if (ngx_event_actions.del_conn != ngx_http_tw_del_conn) {
-        ngx_http_tw_del_conn_next = ngx_event_actions.del_conn;
-        ngx_event_actions.del_conn = ngx_http_tw_del_conn;
+    } else {
+        ngx_http_tw_naccept = ngx_http_tw_nconns;
+
+        if (ngx_event_actions.del_conn != ngx_http_tw_del_conn) {
+            ngx_http_tw_del_conn_next = ngx_event_actions.del_conn;
+            ngx_event_actions.del_conn = ngx_http_tw_del_conn;
+
+#if (NGX_HAVE_EPOLL)
+            ngx_http_tw_epoll = (ngx_http_tw_del_conn_next
+                                 == ((ngx_event_module_t *)
+                                     ngx_epoll_module.ctx)->actions.del_conn);
+#endif
+        }
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
@@ -182,7 +252,8 @@ ngx_http_tw_tcp_listener(ngx_listening_t *ls)
 #if (NGX_HTTP_SSL)
             || ls->handler == ngx_http_tw_init_ssl_connection
 #endif
-            || ls->handler == ngx_http_tw_init_connection);
+            || ls->handler == ngx_http_tw_init_connection
+            || ls->handler == ngx_http_tw_init_addr_connection);
 }
 
 
@@ -216,13 +287,14 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_tw_nconns = 0;
+    ngx_http_tw_naccept = 0;
 }
 
 
 static void
 ngx_http_tw_init_connection(ngx_connection_t *c)
 {
-    ngx_http_tw_accept(c, 0);
+    ngx_http_tw_accept_one(c, 0);
 }
 
 
@@ -233,13 +305,49 @@ ngx_http_tw_init_connection(ngx_connection_t *c)
 static void
 ngx_http_tw_init_ssl_connection(ngx_connection_t *c)
 {
-    ngx_http_tw_accept(c, 1);
+    ngx_http_tw_accept_one(c, 1);
 }
 
 #endif
 
 
+/* a listener with several addresses on its port */
+
+static void
+ngx_http_tw_init_addr_connection(ngx_connection_t *c)
+{
+    ngx_http_tw_accept(c, 0);
+}
+
+
+/*
+ * A port with one address: the server is known from the listener, and
+ * looked up at close if no request names one.  Calls nothing but its
+ * tail call, so that it saves no registers.
+ */
+
 static ngx_inline void
+ngx_http_tw_accept_one(ngx_connection_t *c, ngx_uint_t ssl)
+{
+    ngx_uint_t  i;
+
+    i = c - ngx_cycle->connections;
+
+    if (i >= ngx_http_tw_naccept) {
+        /* a pool cleanup to add, or not watched */
+        ngx_http_tw_accept(c, ssl);
+        return;
+    }
+
+    ngx_http_tw_watch(c, &ngx_http_tw_conns[i], NULL, ssl);
+
+    /* this may run the whole connection and free c: do not touch it after */
+
+    ngx_http_init_connection(c);
+}
+
+
+static void
 ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
 {
     ngx_uint_t               i;
@@ -295,6 +403,18 @@ ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
         cln->data = ctx;
     }
 
+    ngx_http_tw_watch(c, ctx, srv, ssl);
+
+    /* this may run the whole connection and free c: do not touch it after */
+
+    ngx_http_init_connection(c);
+}
+
+
+static ngx_inline void
+ngx_http_tw_watch(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t ssl)
+{
     /*
      * what the slot's previous connection left is overwritten before it
      * is read: idle_since with the keep-alive state, the request's part
@@ -312,20 +432,20 @@ ngx_http_tw_accept(ngx_connection_t *c, ngx_uint_t ssl)
     ctx->ssl = (u_char) ssl;
 
     ctx->snap.tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
+
+    /* 8 bytes, one store: read_eof, written at close, is the 8th */
+
     ctx->snap.unread = 0;
     ctx->snap.linger_reset = 0;
-    ctx->snap.reset_in = 0;
     ctx->snap.shut_wr = 0;
+    ctx->snap.reset_in = 0;
     ctx->snap.fin_early = 0;
     ctx->snap.exiting_header = 0;
     ctx->snap.terminate = 0;
+    ctx->snap.read_eof = 0;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, 1);
-
-    /* this may run the whole connection and free c: do not touch it after */
-
-    ngx_http_init_connection(c);
 }
 
 
@@ -379,26 +499,74 @@ ngx_http_tw_addr_conf(ngx_http_port_t *port, struct sockaddr *sa)
 }
 
 
+/*
+ * Before the event module's own del_conn(): epoll makes no system call
+ * for a socket about to be closed (close() takes it out of the epoll
+ * set), so that nothing between the look and close() touches the socket.
+ */
+
 static ngx_int_t
 ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
 {
-    ngx_int_t            rc;
     ngx_http_tw_conn_t  *ctx;
-
-    rc = ngx_http_tw_del_conn_next(c, flags);
-
-    /* after epoll_ctl(): as close to close() as a module can get */
 
     if (flags & NGX_CLOSE_EVENT) {
         ctx = ngx_http_tw_lookup(c);
 
         if (ctx != NULL) {
-            ngx_http_tw_probe(c, ctx, &ctx->snap);
-            ngx_http_tw_count(ctx, c);
+            ngx_http_tw_look(c, ctx);
+            ngx_http_tw_tally(ctx, c);
         }
+
+#if (NGX_HAVE_EPOLL)
+        if (ngx_http_tw_epoll) {
+            /* all that ngx_epoll_del_connection() does with the flag */
+            c->read->active = 0;
+            c->write->active = 0;
+            return NGX_OK;
+        }
+#endif
     }
 
-    return rc;
+    return ngx_http_tw_del_conn_next(c, flags);
+}
+
+
+/*
+ * ngx_http_tw_probe() at a close, with its common case inline: a peek
+ * that fails with EAGAIN, on a connection that has nothing else to ask
+ * (no "ssl", no multipath, a request logged, no timeout: no SO_LINGER
+ * to read, no HTTP/2 to look for).
+ */
+
+static ngx_inline void
+ngx_http_tw_look(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
+{
+#if (NGX_LINUX)
+    int      err;
+    ssize_t  rc;
+
+    if (!ctx->ssl
+        && !ngx_http_tw_mptcp(c)
+        && ctx->state != NGX_HTTP_TW_STATE_WAIT
+        && !c->timedout
+        && !ctx->stream_reset)
+    {
+        rc = recv(c->fd, &ngx_http_tw_peek_byte, 1, MSG_PEEK|MSG_DONTWAIT);
+        err = (rc == -1) ? ngx_socket_errno : 0;
+
+        if (rc == -1 && err == NGX_EAGAIN) {
+            ctx->snap.tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
+            ctx->snap.unread = 0;
+            return;
+        }
+
+        ngx_http_tw_probe_peeked(c, ctx, &ctx->snap, 1, rc, err);
+        return;
+    }
+#endif
+
+    ngx_http_tw_probe(c, ctx, &ctx->snap);
 }
 
 
@@ -408,42 +576,15 @@ void
 ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s)
 {
-    int                        n;
-    socklen_t                  len;
-    struct linger              linger;
-    ngx_uint_t                 fin, peek;
-#if (NGX_LINUX)
-    int                        err;
-    u_char                     ch;
-    ssize_t                    rc;
-    ngx_uint_t                 mptcp;
-#endif
-#if (NGX_HAVE_TCP_INFO && NGX_LINUX)
-    struct tcp_info            ti;
-#endif
-#if (NGX_HTTP_V2)
-    ngx_http_v2_connection_t  *h2c;
-#endif
+    ngx_err_t   err;
+    ssize_t     rc;
+    ngx_uint_t  peek;
 
-    s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
-    s->unread = 0;
-    fin = 0;
     peek = 0;
+    rc = 0;
+    err = 0;
 
 #if (NGX_LINUX)
-
-    /*
-     * "listen ... multipath": TCP_INFO describes the first subflow, whose
-     * state says nothing of the connection's FINs; the peek sees the
-     * connection itself, and alone decides (no kernel TLS on MPTCP, so
-     * with "ssl" too)
-     */
-
-#if (nginx_version >= 1029007)
-    mptcp = (c->listening->protocol != 0);
-#else
-    mptcp = 0;
-#endif
 
     /*
      * One peek answers the common case.  recv() fails with EAGAIN only
@@ -458,10 +599,47 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
      * bytes that close() would reset on.
      */
 
-    if (!ctx->ssl || mptcp) {
+    if (!ctx->ssl || ngx_http_tw_mptcp(c)) {
         peek = 1;
-        rc = recv(c->fd, &ch, 1, MSG_PEEK|MSG_DONTWAIT);
+        rc = recv(c->fd, &ngx_http_tw_peek_byte, 1, MSG_PEEK|MSG_DONTWAIT);
         err = (rc == -1) ? ngx_socket_errno : 0;
+    }
+#endif
+
+    ngx_http_tw_probe_peeked(c, ctx, s, peek, rc, err);
+}
+
+
+/* the rest of the look, after the peek if any */
+
+static void
+ngx_http_tw_probe_peeked(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
+    ngx_http_tw_snapshot_t *s, ngx_uint_t peek, ssize_t rc, ngx_err_t err)
+{
+    int                        n;
+    socklen_t                  len;
+    struct linger              linger;
+    ngx_uint_t                 fin;
+#if (NGX_LINUX)
+    ngx_uint_t                 mptcp;
+#endif
+#if (NGX_HAVE_TCP_INFO && NGX_LINUX)
+    int                        so_err;
+    struct tcp_info            ti;
+#endif
+#if (NGX_HTTP_V2)
+    ngx_http_v2_connection_t  *h2c;
+#endif
+
+    s->tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
+    s->unread = 0;
+    fin = 0;
+
+#if (NGX_LINUX)
+
+    mptcp = ngx_http_tw_mptcp(c);
+
+    if (peek) {
 
         if (rc == -1 && err == NGX_EAGAIN) {
             s->tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
@@ -509,8 +687,8 @@ ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 
         if (!peek
             && s->tcp_state == NGX_HTTP_TW_TCP_CLOSE
-            && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
-            && (err == NGX_ECONNRESET || err == NGX_EPIPE))
+            && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &so_err, &len) == 0
+            && (so_err == NGX_ECONNRESET || so_err == NGX_EPIPE))
         {
             s->reset_in = 1;
             ctx->snap.reset_in = 1;
@@ -621,24 +799,40 @@ ngx_http_tw_close_handler(void *data)
 }
 
 
+/* at exit, or from the pool cleanup */
+
 static void
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
+    ngx_http_tw_tally(ctx, c);
+}
+
+
+static ngx_http_tw_inline void
+ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
+{
     ngx_uint_t               closer, reason;
+    ngx_msec_t               now;
     ngx_http_port_t         *port;
-    ngx_http_tw_hist_t     (*h)[NGX_HTTP_TW_NCLOSERS];
+    ngx_http_tw_key_t       *key;
+    ngx_http_tw_block_t     *block;
+    ngx_http_tw_counters_t  *counters;
+    ngx_http_tw_srv_conf_t  *srv;
     ngx_http_tw_snapshot_t  *s;
 
     /* counted once: the slot is free from now on */
 
     ctx->connection = NULL;
 
-    if (ctx->srv == NULL) {
+    srv = ctx->srv;
+
+    if (srv == NULL) {
         port = c->listening->servers;
 
         if (port->naddrs == 1) {
-            ctx->srv = ngx_http_tw_addr_srv(
+            srv = ngx_http_tw_addr_srv(
                           ngx_http_tw_addr_conf(port, c->listening->sockaddr));
+            ctx->srv = srv;
         }
     }
 
@@ -649,7 +843,7 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
      * the other order would count it both closed and lost
      */
 
-    if (ctx->srv != NULL && !ctx->srv->enable) {
+    if (srv != NULL && !srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
         return;
@@ -673,36 +867,39 @@ ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 
     ngx_http_tw_decide(c, s, &closer, &reason);
 
+    /*
+     * read before the atomic adds, each of which is a compiler barrier
+     * that would have them read again
+     */
+
+    block = (srv != NULL) ? srv->block : NULL;
+    key = ctx->key;
+    counters = ngx_http_tw_counters;
+    now = ngx_current_msec;
+
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
-    (void) ngx_atomic_fetch_add(
-                          &ngx_http_tw_counters->closes[reason][closer], 1);
+    (void) ngx_atomic_fetch_add(&counters->closes[reason][closer], 1);
 
-    h = ngx_http_tw_counters->hist;
-
-    ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_REQUESTS][closer],
+    ngx_http_tw_hist_add(&counters->hist[NGX_HTTP_TW_HIST_REQUESTS][closer],
                          NGX_HTTP_TW_HIST_REQUESTS, c->requests);
-    ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_LIFETIME][closer],
-                         NGX_HTTP_TW_HIST_LIFETIME,
-                         ngx_current_msec - c->start_time);
+    ngx_http_tw_hist_add(&counters->hist[NGX_HTTP_TW_HIST_LIFETIME][closer],
+                         NGX_HTTP_TW_HIST_LIFETIME, now - c->start_time);
 
     if (s->phase == NGX_HTTP_TW_PHASE_KEEPALIVE) {
-        ngx_http_tw_hist_add(&h[NGX_HTTP_TW_HIST_IDLE][closer],
-                             NGX_HTTP_TW_HIST_IDLE,
-                             ngx_current_msec - ctx->idle_since);
+        ngx_http_tw_hist_add(&counters->hist[NGX_HTTP_TW_HIST_IDLE][closer],
+                             NGX_HTTP_TW_HIST_IDLE, now - ctx->idle_since);
     }
 
-    if (ctx->srv != NULL && ctx->srv->block != NULL) {
-        (void) ngx_atomic_fetch_add(&ctx->srv->block->closes[reason][closer],
-                                    1);
+    if (block != NULL) {
+        (void) ngx_atomic_fetch_add(&block->closes[reason][closer], 1);
     }
 
-    if (ctx->key != NULL) {
-        (void) ngx_atomic_fetch_add(&ctx->key->closes[reason][closer], 1);
+    if (key != NULL) {
+        (void) ngx_atomic_fetch_add(&key->closes[reason][closer], 1);
     }
 
     if (closer == NGX_HTTP_TW_SERVER) {
-        ngx_http_tw_timewait_add(ngx_http_tw_sh,
-                                 ctx->srv ? ctx->srv->block : NULL, reason);
+        ngx_http_tw_timewait_add(ngx_http_tw_sh, block, reason);
     }
 }
 
@@ -763,11 +960,9 @@ ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 }
 
 
-static ngx_uint_t
+static ngx_http_tw_inline ngx_uint_t
 ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
-    char  *action;
-
     if (ctx->http2) {
         return NGX_HTTP_TW_PHASE_HTTP2;
     }
@@ -782,7 +977,16 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
         return NGX_HTTP_TW_PHASE_KEEPALIVE;
     }
 
-    /* no request logged: nginx's log action says what it was doing */
+    return ngx_http_tw_phase_action(c);
+}
+
+
+/* no request logged: nginx's log action says what it was doing */
+
+static ngx_uint_t
+ngx_http_tw_phase_action(ngx_connection_t *c)
+{
+    char  *action;
 
     action = c->log->action;
 
@@ -805,13 +1009,9 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 ngx_int_t
 ngx_http_tw_log_handler(ngx_http_request_t *r)
 {
-    ngx_connection_t          *c;
-    ngx_http_tw_key_t         *key;
-    ngx_http_tw_conn_t        *ctx;
-    ngx_http_tw_srv_conf_t    *srv;
-#if (NGX_HTTP_V2 || nginx_version >= 1027004)
-    ngx_http_core_loc_conf_t  *clcf;
-#endif
+    ngx_connection_t        *c;
+    ngx_http_tw_conn_t      *ctx;
+    ngx_http_tw_srv_conf_t  *srv;
 
     if (r != r->main) {
         return NGX_OK;
@@ -832,7 +1032,6 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
     }
 
     srv = ngx_http_get_module_srv_conf(r, ngx_http_tw_module);
-    key = NULL;
 
     if (srv->enable) {
         (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->requests, 1);
@@ -842,37 +1041,66 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         }
 
         if (srv->key) {
-
-            if (ctx->key_conf == srv->key) {
-                /* "connection": the value of the first request */
-                key = ctx->key;
-
-            } else {
-                key = ngx_http_tw_key_get(r, srv->key, ctx->key);
-
-                if (key != NGX_HTTP_TW_KEY_ERROR) {
-                    ctx->key_conf = srv->key->connection ? srv->key : NULL;
-
-                } else {
-                    /* not evaluated: the next request tries again */
-                    key = NULL;
-                    ctx->key_conf = NULL;
-                }
-            }
-
-            if (key) {
-                (void) ngx_atomic_fetch_add(&key->requests, 1);
-            }
+            return ngx_http_tw_log_key(r, c, ctx, srv);
         }
     }
 
-    if (!srv->enable || srv->key == NULL) {
-        /* the value kept for "connection" is no longer ctx->key */
-        ctx->key_conf = NULL;
+    /* the value kept for "connection" is no longer ctx->key */
+
+    ctx->key_conf = NULL;
+    ctx->srv = srv;
+    ctx->key = NULL;
+
+    return ngx_http_tw_log_end(r, c, ctx);
+}
+
+
+/*
+ * The log phase with a "tw_key": out of the handler, which without it
+ * calls nothing but in tail position, and so saves no registers.
+ */
+
+static ngx_int_t
+ngx_http_tw_log_key(ngx_http_request_t *r, ngx_connection_t *c,
+    ngx_http_tw_conn_t *ctx, ngx_http_tw_srv_conf_t *srv)
+{
+    ngx_http_tw_key_t  *key;
+
+    if (ctx->key_conf == srv->key) {
+        /* "connection": the value of the first request */
+        key = ctx->key;
+
+    } else {
+        key = ngx_http_tw_key_get(r, srv->key, ctx->key);
+
+        if (key != NGX_HTTP_TW_KEY_ERROR) {
+            ctx->key_conf = srv->key->connection ? srv->key : NULL;
+
+        } else {
+            /* not evaluated: the next request tries again */
+            key = NULL;
+            ctx->key_conf = NULL;
+        }
+    }
+
+    if (key) {
+        (void) ngx_atomic_fetch_add(&key->requests, 1);
     }
 
     ctx->srv = srv;
     ctx->key = key;
+
+    return ngx_http_tw_log_end(r, c, ctx);
+}
+
+
+static ngx_inline ngx_int_t
+ngx_http_tw_log_end(ngx_http_request_t *r, ngx_connection_t *c,
+    ngx_http_tw_conn_t *ctx)
+{
+#if (NGX_HTTP_V2 || nginx_version >= 1027004)
+    ngx_http_core_loc_conf_t  *clcf;
+#endif
 
 #if (NGX_HTTP_V2)
     if (r->stream) {
@@ -918,13 +1146,44 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
+    return ngx_http_tw_log_close(r, c, ctx);
+}
+
+
+/*
+ * The last request of a connection that closes: the snapshot inline, the
+ * TLS check only after a shutdown() on a TLS connection.
+ */
+
+static ngx_int_t
+ngx_http_tw_log_close(ngx_http_request_t *r, ngx_connection_t *c,
+    ngx_http_tw_conn_t *ctx)
+{
     ctx->state = NGX_HTTP_TW_STATE_REQUEST;
 
-    ngx_http_tw_request_snapshot(r, &ctx->snap);
-    ngx_http_tw_tls_unsent(c, &ctx->snap);
+    ngx_http_tw_snapshot(r, &ctx->snap);
+
+#if (NGX_HTTP_SSL)
+    if (ctx->snap.shut_wr && c->ssl) {
+        return ngx_http_tw_log_unsent(c, &ctx->snap);
+    }
+#endif
 
     return NGX_OK;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_tw_log_unsent(ngx_connection_t *c, ngx_http_tw_snapshot_t *s)
+{
+    ngx_http_tw_tls_unsent(c, s);
+
+    return NGX_OK;
+}
+
+#endif
 
 
 /*
@@ -936,6 +1195,13 @@ ngx_http_tw_log_handler(ngx_http_request_t *r)
 
 void
 ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
+{
+    ngx_http_tw_snapshot(r, s);
+}
+
+
+static ngx_inline void
+ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 {
     ngx_time_t                *tp;
     ngx_msec_t                 age;
@@ -991,6 +1257,8 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 
     s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
 
+    /* with the next byte, 8 bytes written at once */
+
     s->close_header = 0;
     s->http10 = 0;
     s->keepalive_zero = 0;
@@ -998,6 +1266,7 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     s->time_limit = 0;
     s->browser = 0;
     s->filter_finalize = 0;
+    s->close_delimited = 0;
 
     /*
      * The keep-alive rule that refused keep-alive, the first that applies

@@ -17,6 +17,20 @@
 #define NGX_HTTP_TW_VERSION       "0.1.0"
 #define NGX_HTTP_TW_SCHEMA        1
 
+/*
+ * A rare path kept out of a hot function: a function that calls nothing,
+ * or only in tail position, saves no registers; and the parts of a hot
+ * function that are also called from elsewhere, kept in it all the same.
+ */
+
+#if (defined __GNUC__)
+#define ngx_http_tw_noinline      __attribute__ ((noinline))
+#define ngx_http_tw_inline        ngx_inline __attribute__ ((always_inline))
+#else
+#define ngx_http_tw_noinline
+#define ngx_http_tw_inline        ngx_inline
+#endif
+
 /* bumped whenever the zone layout changes */
 #define NGX_HTTP_TW_MAGIC         0x74770009
 
@@ -397,16 +411,33 @@ static ngx_inline void
 ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
     ngx_uint_t *closer, ngx_uint_t *reason)
 {
-    s->read_eof = c->read->eof;
-    s->read_error = c->read->error;
-    s->read_timedout = c->read->timedout;
+    ngx_uint_t    eof, error, timedout, cclose, cerror, ctimedout;
+    ngx_event_t  *rev;
+
+    /*
+     * each word's flags read before any is written: a byte written could
+     * be any of them, for the compiler, which would read the word again
+     */
+
+    rev = c->read;
+    eof = rev->eof;
+    error = rev->error;
+    timedout = rev->timedout;
+
+    s->read_eof = (u_char) eof;
+    s->read_error = (u_char) error;
+    s->read_timedout = (u_char) timedout;
     s->exiting = (ngx_exiting || ngx_terminate);
 
     if (s->phase != NGX_HTTP_TW_PHASE_REQUEST) {
+        cclose = c->close;
+        cerror = c->error;
+        ctimedout = c->timedout;
+
         s->write_timedout = c->write->timedout;
-        s->conn_close = c->close;
-        s->conn_error = c->error;
-        s->conn_timedout = c->timedout;
+        s->conn_close = (u_char) cclose;
+        s->conn_error = (u_char) cerror;
+        s->conn_timedout = (u_char) ctimedout;
 
     } /* else as the log phase saw them, before a delayed TLS shutdown */
 
