@@ -280,12 +280,14 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
     }
 
     /*
-     * nginx's own error response that turns keep-alive off (a 413), then
+     * nginx's own error response that turned keep-alive off (a 413), then
      * a discard of the body that timed out: the error closes the
-     * connection, the timeout only ends the wait for the body
+     * connection, the timeout only ends the wait for the body (an
+     * error_page may have changed the status with keep-alive on: then
+     * the timeout closes)
      */
 
-    if (s->conn_timedout && s->lingering && error
+    if (s->conn_timedout && s->lingering && error && s->keepalive_off
         && ngx_http_tw_error_status(s->err_status))
     {
         return NGX_HTTP_TW_ERROR_RESPONSE;

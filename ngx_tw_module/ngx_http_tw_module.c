@@ -247,7 +247,7 @@ ngx_http_tw_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (clcf->handler != ngx_http_tw_status_handler) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"tw_status\" conflicts with another content"
-                          " handler of its location in %V:%ui",
+                          " handler of its location in %s:%ui",
                           conf->status_file, conf->status_line);
             return NGX_CONF_ERROR;
         }
@@ -276,7 +276,7 @@ ngx_http_tw_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf->handler = ngx_http_tw_status_handler;
 
-    twlcf->status_file = &cf->conf_file->file.name;
+    twlcf->status_file = cf->conf_file->file.name.data;
     twlcf->status_line = cf->conf_file->line;
 
     return NGX_CONF_OK;

@@ -276,7 +276,7 @@ typedef struct {
     ngx_uint_t                  format;      /* tw_status_format */
     ngx_flag_t                  reset;       /* tw_status_reset */
     ngx_flag_t                  kernel;      /* tw_status_kernel */
-    ngx_str_t                  *status_file; /* where tw_status is, to */
+    u_char                     *status_file; /* where tw_status is, to */
     ngx_uint_t                  status_line; /* report a conflict */
 } ngx_http_tw_loc_conf_t;
 

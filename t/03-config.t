@@ -74,6 +74,19 @@ $t->conf_error_ok(conf('', '', 'tw_status; tw_status_kernel maybe;'),
     qr/invalid value "maybe" in "tw_status_kernel" directive, it must be "on" or "off"/,
     10, 'tw_status_kernel maybe');
 
+# the same in an included file: the message names that file
+
+{
+    $t->write_file('inc.conf', "location /i {\n"
+                   . "    tw_status; proxy_pass http://127.0.0.1:1;\n}\n");
+    $t->write_conf(conf('', 'include inc.conf;', ''));
+    my ($rc, $out) = $t->nginx_t;
+    my $where = $t->prefix . '/inc.conf:2';
+    ok($rc != 0, 'included tw_status, then proxy_pass: nginx -t fails');
+    like($out, qr/conflicts with another content handler of its location in \Q$where\E(?!\d)/,
+         "included tw_status, then proxy_pass: at $where");
+}
+
 my $formats = 'invalid value "xml" in "tw_status_format" directive,'
     . ' it must be "text", "json" or "prometheus"';
 

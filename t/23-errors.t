@@ -39,6 +39,11 @@ http {
         location = /masked { error_page 500 =200 /ok; return 500; }
         location = /ok { return 200 "ok\n"; }
         location = /file { }
+        location /ep/ {
+            client_max_body_size 1m;
+            error_page 404 =500 /err.html;
+        }
+        location = /err.html { client_max_body_size 1m; }
         location = /text500 { return 500 "error text\n"; }
         location /up/ { proxy_pass http://127.0.0.1:%%PORT_2%%/; }
         location /two/ {
@@ -64,6 +69,7 @@ EOF
 
 $t->write_file('html/ssi.html', "<p>hello</p>\n");
 $t->write_file('html/file', "file\n");
+$t->write_file('html/err.html', "error\n");
 
 # a backend that promises 100 bytes, sends 10 and closes
 $t->backend(port => $t->port('PORT_3'), handler => sub {
@@ -134,6 +140,27 @@ $t->case_ok(name => '413, the body never sent', n => $n,
                 $t->close($s);
             },
             expect => { 'error_response/server' => $n },
+            tw_server => $n, tw_client => 0);
+
+# the same wait for a body after a 500 that error_page made of a 404:
+# nginx kept keep-alive on (a 404 does not turn it off), so the discard's
+# timeout is what closes
+
+$t->case_ok(name => 'error_page 404 =500, the body never sent', n => $n,
+            run => sub {
+                my $s = $t->connect or die "connect: $t->{last_error}\n";
+                $t->send_raw($s, "POST /ep/missing HTTP/1.1\r\nHost: x\r\n"
+                                 . "Content-Length: 100000\r\n\r\n");
+                my $r = $t->read_response($s);
+                die "no 500: " . ($r ? $r->{raw} : $t->{last_error}) . "\n"
+                    unless $r && $r->{status} == 500;
+                die "keep-alive off\n"
+                    if ($r->{headers}{connection} // '') =~ /close/i;
+                my $how = $t->wait_close($s, timeout => 10);
+                die "got $how\n" unless $how eq 'eof';
+                $t->close($s);
+            },
+            expect => { 'body_timeout/server' => $n },
             tw_server => $n, tw_client => 0);
 
 # a precondition that fails (If-Match): nginx sends its 412 with

@@ -449,6 +449,16 @@ test_request(void)
           "200, then the discard of the body timed out: the timeout closed");
 
     s = snap(REQUEST, ESTAB);
+    s->status = 500;
+    s->err_status = 500;
+    s->conn_timedout = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->body_started = 1;
+    CHECK(s, SERVER, BODY_TIMEOUT,
+          "error_page 404 =500 keeps keep-alive; the discard timed out");
+
+    s = snap(REQUEST, ESTAB);
     s->status = 413;
     s->err_status = 413;
     s->write_timedout = 1;
