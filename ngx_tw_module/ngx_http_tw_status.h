@@ -52,9 +52,8 @@ typedef struct {
 } ngx_http_tw_hist_name_t;
 
 
-
 /* a kernel count not asked for: "tw_status_kernel off" (-1: unknown) */
-#define NGX_HTTP_TW_KERNEL_OFF  -2
+#define NGX_HTTP_TW_KERNEL_OFF  (-2)
 
 
 typedef struct {
