@@ -146,7 +146,16 @@ sub write_file {
 # runs a shell script in a fresh network namespace, returns its output
 sub in_netns {
     my ($script) = @_;
-    write_file("$dir/run.sh", "set -e\nip link set lo up\n$script");
+
+    # whatever fails in between, no nginx outlives the script (and keeps
+    # its network namespace alive): the masters still running are stopped
+
+    my $stop = "for f in $dir/nginx.pid $dir/run0/nginx.pid"
+        . " $dir/run1/nginx.pid; do if [ -f \$f ]; then"
+        . " kill -TERM \$(cat \$f) 2>/dev/null || true; fi; done";
+
+    write_file("$dir/run.sh",
+               "set -e\ntrap '$stop' EXIT\nip link set lo up\n$script");
     my $out = `unshare --net -- sh $dir/run.sh 2>&1`;
     return $out;
 }
