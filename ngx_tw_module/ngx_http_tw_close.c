@@ -923,21 +923,23 @@ ngx_http_tw_hist_add(ngx_http_tw_hist_t *h, ngx_uint_t hist,
 
 /*
  * The TCP ports of nginx's HTTP listeners, watched or not ("tw off" on
- * all of a port's servers): the kernel's TIME_WAIT count is theirs.
+ * all of a port's servers), as a set of 65536 bits, one per port: the
+ * kernel's TIME_WAIT count is theirs.  Returns how many there are.
  */
 
 ngx_uint_t
-ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
-    ngx_uint_t max)
+ngx_http_tw_listen_ports(ngx_cycle_t *cycle, u_char *ports)
 {
-    ngx_uint_t        i, j, n;
+    ngx_uint_t        i, n;
     in_port_t         port;
     ngx_listening_t  *ls;
+
+    ngx_memzero(ports, 65536 / 8);
 
     n = 0;
     ls = cycle->listening.elts;
 
-    for (i = 0; i < cycle->listening.nelts && n < max; i++) {
+    for (i = 0; i < cycle->listening.nelts; i++) {
 
         if (!ngx_http_tw_tcp_listener(&ls[i])) {
             continue;
@@ -945,14 +947,9 @@ ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
 
         port = ngx_inet_get_port(ls[i].sockaddr);
 
-        for (j = 0; j < n; j++) {
-            if (ports[j] == port) {
-                break;
-            }
-        }
-
-        if (j == n) {
-            ports[n++] = port;
+        if (!(ports[port >> 3] & (1 << (port & 7)))) {
+            ports[port >> 3] |= (u_char) (1 << (port & 7));
+            n++;
         }
     }
 

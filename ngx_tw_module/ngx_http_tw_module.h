@@ -334,8 +334,7 @@ void ngx_http_tw_probe(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
     ngx_http_tw_snapshot_t *s);
 void ngx_http_tw_request_snapshot(ngx_http_request_t *r,
     ngx_http_tw_snapshot_t *s);
-ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, in_port_t *ports,
-    ngx_uint_t max);
+ngx_uint_t ngx_http_tw_listen_ports(ngx_cycle_t *cycle, u_char *ports);
 
 extern ngx_http_tw_counters_t  *ngx_http_tw_counters;
 extern ngx_http_tw_shctx_t     *ngx_http_tw_sh;

@@ -35,21 +35,24 @@
 #define ngx_http_tw_ring_is_busy(stamp)                                       \
     ((stamp) >= ~(ngx_atomic_uint_t) 0x3fffff)
 #define ngx_http_tw_ring_claimer(stamp) ((ngx_pid_t) ~(stamp))
-#define NGX_HTTP_TW_MAX_PORTS   64
+
+/* a set of TCP ports, a bit each: every port an nginx can listen on */
+#define ngx_http_tw_port_in(set, port)                                        \
+    ((set)[(port) >> 3] & (1 << ((port) & 7)))
 
 /* a stamp this far ahead is from before the clock wrapped (24.8 days) */
 #define NGX_HTTP_TW_RING_WRAPPED  (NGX_MAX_UINT32_VALUE / 1000 / 2)
 
 
 #if (NGX_LINUX)
-static ngx_int_t ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n,
+static ngx_int_t ngx_http_tw_kernel_listen(u_char *ports, ngx_uint_t n,
     ngx_log_t *log);
 #if (NGX_HTTP_TW_SOCK_DIAG)
-static ngx_int_t ngx_http_tw_kernel_diag(int family, in_port_t *ports,
-    ngx_uint_t n, ngx_log_t *log);
+static ngx_int_t ngx_http_tw_kernel_diag(int family, u_char *ports,
+    ngx_log_t *log);
 #endif
-static ngx_int_t ngx_http_tw_kernel_file(char *name, in_port_t *ports,
-    ngx_uint_t n, ngx_log_t *log);
+static ngx_int_t ngx_http_tw_kernel_file(char *name, u_char *ports,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
 #endif
 
@@ -205,7 +208,7 @@ ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
 {
 #if (NGX_LINUX)
     ngx_uint_t         n;
-    in_port_t          ports[NGX_HTTP_TW_MAX_PORTS];
+    u_char             ports[65536 / 8];
     ngx_atomic_uint_t  pid;
 
     if ((ngx_atomic_uint_t) ngx_time() == sh->kernel_time) {
@@ -234,8 +237,7 @@ ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
         return;
     }
 
-    n = ngx_http_tw_listen_ports((ngx_cycle_t *) ngx_cycle, ports,
-                                 NGX_HTTP_TW_MAX_PORTS);
+    n = ngx_http_tw_listen_ports((ngx_cycle_t *) ngx_cycle, ports);
 
     sh->kernel_listen = ngx_http_tw_kernel_listen(ports, n, log);
     sh->kernel_host = ngx_http_tw_kernel_host(log);
@@ -251,9 +253,13 @@ ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log)
 #if (NGX_LINUX)
 
 static ngx_int_t
-ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
+ngx_http_tw_kernel_listen(u_char *ports, ngx_uint_t n, ngx_log_t *log)
 {
     ngx_int_t  v4, v6;
+
+    if (n == 0) {
+        return 0;
+    }
 
 #if (NGX_HTTP_TW_SOCK_DIAG)
 
@@ -264,17 +270,17 @@ ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
      * where the dump took a few
      */
 
-    v4 = ngx_http_tw_kernel_diag(AF_INET, ports, n, log);
+    v4 = ngx_http_tw_kernel_diag(AF_INET, ports, log);
 
     if (v4 != NGX_ERROR) {
-        v6 = ngx_http_tw_kernel_diag(AF_INET6, ports, n, log);
+        v6 = ngx_http_tw_kernel_diag(AF_INET6, ports, log);
         return v4 + (v6 == NGX_ERROR ? 0 : v6);
     }
 
 #endif
 
-    v4 = ngx_http_tw_kernel_file("/proc/net/tcp", ports, n, log);
-    v6 = ngx_http_tw_kernel_file("/proc/net/tcp6", ports, n, log);
+    v4 = ngx_http_tw_kernel_file("/proc/net/tcp", ports, log);
+    v6 = ngx_http_tw_kernel_file("/proc/net/tcp6", ports, log);
 
     if (v4 == NGX_ERROR) {
         return -1;
@@ -294,14 +300,12 @@ ngx_http_tw_kernel_listen(in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
  */
 
 static ngx_int_t
-ngx_http_tw_kernel_diag(int family, in_port_t *ports, ngx_uint_t n,
-    ngx_log_t *log)
+ngx_http_tw_kernel_diag(int family, u_char *ports, ngx_log_t *log)
 {
     int                    len;
     ssize_t                got;
     in_port_t              port;
     ngx_int_t              count;
-    ngx_uint_t             i;
     ngx_socket_t           s;
     struct timeval         tv;
     struct nlmsghdr       *h;
@@ -384,11 +388,8 @@ ngx_http_tw_kernel_diag(int family, in_port_t *ports, ngx_uint_t n,
             m = NLMSG_DATA(h);
             port = ntohs(m->id.idiag_sport);
 
-            for (i = 0; i < n; i++) {
-                if (port == ports[i]) {
-                    count++;
-                    break;
-                }
+            if (ngx_http_tw_port_in(ports, port)) {
+                count++;
             }
         }
     }
@@ -415,14 +416,13 @@ failed:
  */
 
 static ngx_int_t
-ngx_http_tw_kernel_file(char *name, in_port_t *ports, ngx_uint_t n,
-    ngx_log_t *log)
+ngx_http_tw_kernel_file(char *name, u_char *ports, ngx_log_t *log)
 {
     u_char      *p, *last, *line, *colon;
     ssize_t      got;
     ngx_fd_t     fd;
     ngx_int_t    count, port;
-    ngx_uint_t   i, field;
+    ngx_uint_t   field;
     u_char       buf[16384];
 
     fd = ngx_open_file(name, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
@@ -472,13 +472,11 @@ ngx_http_tw_kernel_file(char *name, in_port_t *ports, ngx_uint_t n,
                     port = ngx_hextoi(p + 1, 4);
 
                 } else if (field == 3) {
-                    if (p[0] == '0' && p[1] == '6' && colon) {
-                        for (i = 0; i < n; i++) {
-                            if (port == ports[i]) {
-                                count++;
-                                break;
-                            }
-                        }
+                    if (p[0] == '0' && p[1] == '6' && colon
+                        && port >= 0 && port <= 65535
+                        && ngx_http_tw_port_in(ports, port))
+                    {
+                        count++;
                     }
 
                     break;

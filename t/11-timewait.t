@@ -18,11 +18,17 @@ use TwTest;
 my $t = TwTest->new(netns => 1);
 $t->need_netns;
 
-$t->write_conf(<<'EOF');
+# 70 ports of a server nobody asks, first: the kernel's count is of every
+# HTTP port, however many there are before those the test uses (in the
+# test's own network namespace, where these ports are free)
+my $many = join ' ', map { "listen 127.0.0.1:$_;" } 9000 .. 9069;
+
+(my $conf = <<'EOF') =~ s/%%MANY%%/$many/;
 %%TEST_GLOBALS%%
 events { }
 http {
     %%TEST_GLOBALS_HTTP%%
+    server { %%MANY%% tw off; return 404; }
     server {
         listen 127.0.0.1:%%PORT%%;
         server_name one.example;
@@ -43,6 +49,7 @@ http {
 }
 EOF
 
+$t->write_conf($conf);
 $t->run;
 
 my $port1 = $t->port('PORT_1');
