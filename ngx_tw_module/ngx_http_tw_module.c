@@ -326,6 +326,16 @@ ngx_http_tw_zone_size(ngx_conf_t *cf, void *post, void *data)
         return "must be at least 128k";
     }
 
+    /*
+     * a quarter of a million tw_key values, whose status nobody could
+     * read; a size beyond what the host has would otherwise end in
+     * nginx's mmap() alert, which does not name the directive
+     */
+
+    if (*sp > 1024 * 1024 * 1024) {
+        return "must be at most 1024m";
+    }
+
     return NGX_CONF_OK;
 }
 

@@ -101,4 +101,14 @@ http {
 EOF
     5, 'tw_zone_size 10k');
 
+$t->conf_error_ok(<<'EOF', qr/"tw_zone_size" directive must be at most 1024m/,
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    tw_zone_size 100000m;
+}
+EOF
+    5, 'tw_zone_size 100000m');
+
 $t->done;
