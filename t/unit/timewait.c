@@ -13,8 +13,8 @@
  * buffer, checks the parser line by line.  The claim of a ring slot by
  * the first close of a second, in every state the slot can be found in.
  * The zone's process entries: a process gone, and their reaping.
- * Prints TAP; t/41-kernel.t runs it.  Built with the objects of the test build of nginx
- * ("make unit").
+ * Prints TAP; t/41-kernel.t runs it.  Built with the objects of the test
+ * build of nginx ("make unit").
  */
 
 
@@ -155,12 +155,30 @@ settled(ngx_int_t (*count)(int family, in_port_t *ports, ngx_uint_t n,
 }
 
 
+/* the ports as the module looks for them: a bit each */
+
+static u_char *
+port_set(in_port_t *ports, ngx_uint_t n)
+{
+    ngx_uint_t     i;
+    static u_char  set[65536 / 8];
+
+    ngx_memzero(set, sizeof(set));
+
+    for (i = 0; i < n; i++) {
+        set[ports[i] >> 3] |= (u_char) (1 << (ports[i] & 7));
+    }
+
+    return set;
+}
+
+
 static ngx_int_t
 proc_count(int family, in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
 {
     return ngx_http_tw_kernel_file(family == AF_INET ? "/proc/net/tcp"
                                                      : "/proc/net/tcp6",
-                                   ports, n, log);
+                                   port_set(ports, n), log);
 }
 
 
@@ -169,7 +187,7 @@ proc_count(int family, in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
 static ngx_int_t
 diag_count(int family, in_port_t *ports, ngx_uint_t n, ngx_log_t *log)
 {
-    return ngx_http_tw_kernel_diag(family, ports, n, log);
+    return ngx_http_tw_kernel_diag(family, port_set(ports, n), log);
 }
 
 #endif
@@ -200,7 +218,8 @@ family_tests(int family, const char *name, ngx_uint_t n)
 
     ok(ngx_http_tw_kernel_file(family == AF_INET ? "/proc/net/tcp"
                                                  : "/proc/net/tcp6",
-                               ports, 1, &ngx_http_tw_unit_log) == 0,
+                               port_set(ports, 1), &ngx_http_tw_unit_log)
+       == 0,
        "%s: /proc: none on a port without connections", name);
 
 #if (NGX_HTTP_TW_SOCK_DIAG)
@@ -208,11 +227,13 @@ family_tests(int family, const char *name, ngx_uint_t n)
     ok(settled(diag_count, family, port, n) == (ngx_int_t) n,
        "%s: sock_diag: %ui TIME_WAIT on the port", name, n);
 
-    ok(ngx_http_tw_kernel_diag(family, ports, 1, &ngx_http_tw_unit_log)
-       == 0, "%s: sock_diag: none on a port without connections", name);
+    ok(ngx_http_tw_kernel_diag(family, port_set(ports, 1),
+                               &ngx_http_tw_unit_log) == 0,
+       "%s: sock_diag: none on a port without connections", name);
 
-    ok(ngx_http_tw_kernel_diag(family, ports, 2, &ngx_http_tw_unit_log)
-       == (ngx_int_t) n, "%s: sock_diag: either port, %ui", name, n);
+    ok(ngx_http_tw_kernel_diag(family, port_set(ports, 2),
+                               &ngx_http_tw_unit_log) == (ngx_int_t) n,
+       "%s: sock_diag: either port, %ui", name, n);
 
 #endif
 
@@ -275,19 +296,20 @@ file_tests(void)
     ports[0] = 0x1F90;
     ports[1] = 0x1F91;
 
-    ok(ngx_http_tw_kernel_file(name, ports, 1, &ngx_http_tw_unit_log)
+    ok(ngx_http_tw_kernel_file(name, port_set(ports, 1), &ngx_http_tw_unit_log)
        == (ngx_int_t) want, "file: %ui TIME_WAIT on 8080", want);
 
     /* the sockets of 8081 are in every state but TIME_WAIT's (6) */
 
-    ok(ngx_http_tw_kernel_file(name, &ports[1], 1, &ngx_http_tw_unit_log)
+    ok(ngx_http_tw_kernel_file(name, port_set(&ports[1], 1),
+                               &ngx_http_tw_unit_log)
        == (ngx_int_t) other, "file: %ui TIME_WAIT on 8081, of all its"
        " states", other);
 
-    ok(ngx_http_tw_kernel_file(name, ports, 2, &ngx_http_tw_unit_log)
+    ok(ngx_http_tw_kernel_file(name, port_set(ports, 2), &ngx_http_tw_unit_log)
        == (ngx_int_t) (want + other), "file: both ports");
 
-    ok(ngx_http_tw_kernel_file("/nonexistent/tcp", ports, 1,
+    ok(ngx_http_tw_kernel_file("/nonexistent/tcp", port_set(ports, 1),
                                &ngx_http_tw_unit_log) == NGX_ERROR,
        "file: none to read");
 
