@@ -284,11 +284,17 @@ ngx_http_tw_reason(ngx_http_tw_snapshot_t *s, ngx_uint_t closer)
      * a discard of the body that timed out: the error closes the
      * connection, the timeout only ends the wait for the body (an
      * error_page may have changed the status with keep-alive on: then
-     * the timeout closes)
+     * the timeout closes).  "error_page 413 =200" leaves a 200 in
+     * err_status, and keep-alive off with none of its rules applying:
+     * only nginx's error (or a shutdown, which the header notes) turns
+     * it off that way.
      */
 
     if (s->conn_timedout && s->lingering && error && s->keepalive_off
-        && ngx_http_tw_error_status(s->err_status))
+        && (ngx_http_tw_error_status(s->err_status)
+            || !(s->close_header || s->http10 || s->keepalive_zero
+                 || s->requests_limit || s->time_limit || s->browser
+                 || s->exiting_header)))
     {
         return NGX_HTTP_TW_ERROR_RESPONSE;
     }

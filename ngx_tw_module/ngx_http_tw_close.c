@@ -83,6 +83,9 @@ static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_unsent(
 static ngx_inline void ngx_http_tw_snapshot(ngx_http_request_t *r,
     ngx_http_tw_snapshot_t *s);
 static ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_tw_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_http_tw_noinline void ngx_http_tw_fin_note(ngx_http_request_t *r);
 static void ngx_http_tw_header_note(ngx_http_request_t *r,
     ngx_event_t *rev);
 
@@ -105,6 +108,7 @@ static ngx_uint_t                 ngx_http_tw_epoll;
 #endif
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 #if (NGX_LINUX)
 /*
@@ -1403,10 +1407,49 @@ ngx_http_tw_header_note(ngx_http_request_t *r, ngx_event_t *rev)
 
 
 /*
+ * The client's FIN may also come while the answer is under way, with
+ * nothing in nginx to read it: its read handler blocks reading
+ * (proxy_ignore_client_abort, for one) and nginx finishes the answer,
+ * then, with keep-alive refused (a reload, "Connection: close"), shuts
+ * its side down second.  Every write of the answer passes here, the last
+ * one in the same event cycle as nginx's shutdown(): a FIN that epoll
+ * has reported by then came first.
+ */
+
+static ngx_int_t
+ngx_http_tw_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_event_t  *rev;
+
+    rev = r->connection->read;
+
+    if (rev->pending_eof || rev->eof) {
+        ngx_http_tw_fin_note(r);
+    }
+
+    return ngx_http_next_body_filter(r, in);
+}
+
+
+static void
+ngx_http_tw_fin_note(ngx_http_request_t *r)
+{
+    ngx_http_tw_conn_t  *ctx;
+
+    ctx = ngx_http_tw_lookup(r->connection);
+
+    if (ctx != NULL) {
+        ctx->snap.fin_early = 1;
+    }
+}
+
+
+/*
  * A header filter rather than a phase handler: it costs a call, where a
  * handler of a request phase costs a step of nginx's phase engine, and
  * it runs later, nearer to nginx's shutdown() in a lingering close.  It
- * only looks: its place in the chain is of no importance.
+ * only looks: its place in the chain is of no importance.  So does the
+ * body filter.
  */
 
 void
@@ -1414,4 +1457,7 @@ ngx_http_tw_close_init_filter(void)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_tw_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_tw_body_filter;
 }

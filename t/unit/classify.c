@@ -449,6 +449,28 @@ test_request(void)
           "200, then the discard of the body timed out: the timeout closed");
 
     s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->err_status = 200;
+    s->conn_timedout = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->body_started = 1;
+    s->keepalive_off = 1;
+    CHECK(s, SERVER, ERROR_RESPONSE,
+          "error_page 413 =200, then the discard timed out: the 413 closed");
+
+    s = snap(REQUEST, ESTAB);
+    s->status = 200;
+    s->conn_timedout = 1;
+    s->conn_error = 1;
+    s->lingering = 1;
+    s->body_started = 1;
+    s->keepalive_off = 1;
+    s->close_header = 1;
+    CHECK(s, SERVER, BODY_TIMEOUT,
+          "Connection: close, then the discard timed out: the timeout");
+
+    s = snap(REQUEST, ESTAB);
     s->status = 500;
     s->err_status = 500;
     s->conn_timedout = 1;
