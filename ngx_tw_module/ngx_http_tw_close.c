@@ -29,9 +29,11 @@
 #include "ngx_http_tw_module.h"
 
 
+/* a logged request's state is the phase of its close */
+
 #define NGX_HTTP_TW_STATE_WAIT       0
-#define NGX_HTTP_TW_STATE_REQUEST    1
-#define NGX_HTTP_TW_STATE_KEEPALIVE  2
+#define NGX_HTTP_TW_STATE_REQUEST    NGX_HTTP_TW_PHASE_REQUEST
+#define NGX_HTTP_TW_STATE_KEEPALIVE  NGX_HTTP_TW_PHASE_KEEPALIVE
 
 
 #define ngx_http_tw_addr_srv(addr_conf)                                       \
@@ -54,15 +56,22 @@ static ngx_http_addr_conf_t *ngx_http_tw_addr_conf(ngx_http_port_t *port,
 static ngx_uint_t ngx_http_tw_tcp_listener(ngx_listening_t *ls);
 static ngx_int_t ngx_http_tw_del_conn(ngx_connection_t *c,
     ngx_uint_t flags);
-static ngx_inline void ngx_http_tw_look(ngx_connection_t *c,
+#if (NGX_HAVE_EPOLL && NGX_LINUX)
+static ngx_http_tw_inline ngx_int_t ngx_http_tw_close(ngx_connection_t *c,
     ngx_http_tw_conn_t *ctx);
+static ngx_http_tw_inline ngx_uint_t ngx_http_tw_peekable(
+    ngx_connection_t *c, ngx_http_tw_conn_t *ctx);
+#endif
 static ngx_http_tw_noinline void ngx_http_tw_probe_peeked(
     ngx_connection_t *c, ngx_http_tw_conn_t *ctx, ngx_http_tw_snapshot_t *s,
     ngx_uint_t peek, ssize_t rc, ngx_err_t err);
 static void ngx_http_tw_close_handler(void *data);
-static void ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
-static ngx_http_tw_inline void ngx_http_tw_tally(ngx_http_tw_conn_t *ctx,
+static ngx_int_t ngx_http_tw_count(ngx_http_tw_conn_t *ctx,
     ngx_connection_t *c);
+static ngx_http_tw_inline ngx_int_t ngx_http_tw_exclude(void);
+static ngx_http_tw_inline ngx_int_t ngx_http_tw_tally(
+    ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t phase);
 static ngx_http_tw_inline ngx_uint_t ngx_http_tw_phase(
     ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
 static ngx_http_tw_noinline ngx_uint_t ngx_http_tw_phase_action(
@@ -80,12 +89,13 @@ static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_close(
 static ngx_http_tw_noinline ngx_int_t ngx_http_tw_log_unsent(
     ngx_connection_t *c, ngx_http_tw_snapshot_t *s);
 #endif
-static ngx_inline void ngx_http_tw_snapshot(ngx_http_request_t *r,
+static ngx_http_tw_inline void ngx_http_tw_snapshot(ngx_http_request_t *r,
     ngx_http_tw_snapshot_t *s);
 static ngx_int_t ngx_http_tw_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tw_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_http_tw_noinline void ngx_http_tw_fin_note(ngx_http_request_t *r);
+static ngx_http_tw_noinline ngx_int_t ngx_http_tw_fin_note(
+    ngx_http_request_t *r, ngx_chain_t *in);
 static void ngx_http_tw_header_note(ngx_http_request_t *r,
     ngx_event_t *rev);
 
@@ -116,6 +126,12 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
  * give the functions that peek a stack guard
  */
 static u_char                     ngx_http_tw_peek_byte;
+
+/*
+ * errno of the worker's thread, the only one that closes connections:
+ * its address taken once, where each read would call glibc for it
+ */
+static int                       *ngx_http_tw_errno;
 #endif
 
 
@@ -152,6 +168,10 @@ ngx_http_tw_close_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_http_tw_nconns = cycle->connection_n;
+
+#if (NGX_LINUX)
+    ngx_http_tw_errno = &errno;
+#endif
 
     n = 0;
     ls = cycle->listening.elts;
@@ -287,7 +307,7 @@ ngx_http_tw_close_exit_process(ngx_cycle_t *cycle)
 
         ctx->snap.terminate = 1;
 
-        ngx_http_tw_count(ctx, c);
+        (void) ngx_http_tw_count(ctx, c);
     }
 
     ngx_http_tw_nconns = 0;
@@ -437,16 +457,28 @@ ngx_http_tw_watch(ngx_connection_t *c, ngx_http_tw_conn_t *ctx,
 
     ctx->snap.tcp_state = NGX_HTTP_TW_TCP_UNKNOWN;
 
-    /* 8 bytes, one store: read_eof, written at close, is the 8th */
+    /*
+     * 16 bytes at once: those the kernel, the header filter and the
+     * worker's exit may set, and the read event's and the request's
+     * flags among them, written before they are read
+     */
 
     ctx->snap.unread = 0;
-    ctx->snap.linger_reset = 0;
     ctx->snap.shut_wr = 0;
     ctx->snap.reset_in = 0;
     ctx->snap.fin_early = 0;
     ctx->snap.exiting_header = 0;
-    ctx->snap.terminate = 0;
     ctx->snap.read_eof = 0;
+    ctx->snap.read_error = 0;
+    ctx->snap.read_timedout = 0;
+    ctx->snap.exiting = 0;
+    ctx->snap.terminate = 0;
+    ctx->snap.linger_reset = 0;
+    ctx->snap.write_timedout = 0;
+    ctx->snap.conn_close = 0;
+    ctx->snap.conn_error = 0;
+    ctx->snap.conn_timedout = 0;
+    ctx->snap.upgraded = 0;
 
     (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->accepted, 1);
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, 1);
@@ -517,61 +549,99 @@ ngx_http_tw_del_conn(ngx_connection_t *c, ngx_uint_t flags)
     if (flags & NGX_CLOSE_EVENT) {
         ctx = ngx_http_tw_lookup(c);
 
-        if (ctx != NULL) {
-            ngx_http_tw_look(c, ctx);
-            ngx_http_tw_tally(ctx, c);
-        }
-
-#if (NGX_HAVE_EPOLL)
+#if (NGX_HAVE_EPOLL && NGX_LINUX)
         if (ngx_http_tw_epoll) {
             /* all that ngx_epoll_del_connection() does with the flag */
             c->read->active = 0;
             c->write->active = 0;
-            return NGX_OK;
+
+            if (ctx == NULL) {
+                return NGX_OK;
+            }
+
+            return ngx_http_tw_close(c, ctx);
         }
 #endif
+
+        if (ctx != NULL) {
+            ngx_http_tw_probe(c, ctx, &ctx->snap);
+            (void) ngx_http_tw_count(ctx, c);
+        }
     }
 
     return ngx_http_tw_del_conn_next(c, flags);
 }
 
 
+#if (NGX_HAVE_EPOLL && NGX_LINUX)
+
 /*
- * ngx_http_tw_probe() at a close, with its common case inline: a peek
- * that fails with EAGAIN, on a connection that has nothing else to ask
- * (no "ssl", no multipath, a request logged, no timeout: no SO_LINGER
- * to read, no HTTP/2 to look for).
+ * The common close inline: a peek that fails with EAGAIN, after a
+ * request logged, on a connection that has nothing else to ask (see
+ * ngx_http_tw_peekable()).  Every other close, and every rare step of
+ * this one, is a call in tail position, the peek the only other call:
+ * c and ctx are all that del_conn() keeps across a call, and it saves
+ * only the registers that hold them.
  */
 
-static ngx_inline void
-ngx_http_tw_look(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
+static ngx_http_tw_inline ngx_int_t
+ngx_http_tw_close(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
 {
-#if (NGX_LINUX)
-    int      err;
-    ssize_t  rc;
+    int                      err;
+    ssize_t                  rc;
+    ngx_uint_t               phase;
+    ngx_http_tw_srv_conf_t  *srv;
 
-    if (!ctx->ssl
-        && !ngx_http_tw_mptcp(c)
-        && ctx->state != NGX_HTTP_TW_STATE_WAIT
-        && !c->timedout
-        && !ctx->stream_reset)
-    {
-        rc = recv(c->fd, &ngx_http_tw_peek_byte, 1, MSG_PEEK|MSG_DONTWAIT);
-        err = (rc == -1) ? ngx_socket_errno : 0;
-
-        if (rc == -1 && err == NGX_EAGAIN) {
-            ctx->snap.tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
-            ctx->snap.unread = 0;
-            return;
-        }
-
-        ngx_http_tw_probe_peeked(c, ctx, &ctx->snap, 1, rc, err);
-        return;
+    if (ngx_http_tw_unlikely(!ngx_http_tw_peekable(c, ctx))) {
+        ngx_http_tw_probe(c, ctx, &ctx->snap);
+        return ngx_http_tw_count(ctx, c);
     }
-#endif
 
-    ngx_http_tw_probe(c, ctx, &ctx->snap);
+    rc = recv(c->fd, &ngx_http_tw_peek_byte, 1, MSG_PEEK|MSG_DONTWAIT);
+    err = (rc == -1) ? *ngx_http_tw_errno : 0;
+
+    if (ngx_http_tw_unlikely(rc != -1 || err != NGX_EAGAIN)) {
+        ngx_http_tw_probe_peeked(c, ctx, &ctx->snap, 1, rc, err);
+        return ngx_http_tw_count(ctx, c);
+    }
+
+    ctx->snap.tcp_state = NGX_HTTP_TW_TCP_ESTABLISHED;
+    ctx->snap.unread = 0;
+
+    /* as ngx_http_tw_count(), with a server and a request logged */
+
+    ctx->connection = NULL;
+
+    srv = ctx->srv;
+
+    if (ngx_http_tw_unlikely(!srv->enable)) {
+        return ngx_http_tw_exclude();
+    }
+
+    phase = ctx->http2 ? NGX_HTTP_TW_PHASE_HTTP2 : ctx->state;
+
+    return ngx_http_tw_tally(ctx, c, srv, phase);
 }
+
+
+/*
+ * A connection the peek alone answers: no "ssl", no multipath, a request
+ * logged (and so a server), no timeout: no SO_LINGER to read, no HTTP/2
+ * to look for.
+ */
+
+static ngx_http_tw_inline ngx_uint_t
+ngx_http_tw_peekable(ngx_connection_t *c, ngx_http_tw_conn_t *ctx)
+{
+    return (!ctx->ssl
+            && !ngx_http_tw_mptcp(c)
+            && ctx->state != NGX_HTTP_TW_STATE_WAIT
+            && ctx->srv != NULL
+            && !c->timedout
+            && !ctx->stream_reset);
+}
+
+#endif
 
 
 /* the kernel's view of the socket, just before close() */
@@ -799,30 +869,20 @@ ngx_http_tw_close_handler(void *data)
         return;
     }
 
-    ngx_http_tw_count(ctx, c);
+    (void) ngx_http_tw_count(ctx, c);
 }
 
 
-/* at exit, or from the pool cleanup */
+/*
+ * At close, at exit, or from the pool cleanup; returns NGX_OK, for the
+ * tail call of del_conn()
+ */
 
-static void
+static ngx_int_t
 ngx_http_tw_count(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 {
-    ngx_http_tw_tally(ctx, c);
-}
-
-
-static ngx_http_tw_inline void
-ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
-{
-    ngx_uint_t               closer, reason;
-    ngx_msec_t               now;
     ngx_http_port_t         *port;
-    ngx_http_tw_key_t       *key;
-    ngx_http_tw_block_t     *block;
-    ngx_http_tw_counters_t  *counters;
     ngx_http_tw_srv_conf_t  *srv;
-    ngx_http_tw_snapshot_t  *s;
 
     /* counted once: the slot is free from now on */
 
@@ -840,21 +900,47 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
         }
     }
 
-    /*
-     * the open count goes down right before the close is counted: a
-     * worker killed between the two leaves the connection in "open"
-     * (accepted less closed and lost) for as long as the zone lives;
-     * the other order would count it both closed and lost
-     */
-
     if (srv != NULL && !srv->enable) {
-        (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
-        (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
-        return;
+        return ngx_http_tw_exclude();
     }
 
+    return ngx_http_tw_tally(ctx, c, srv, ngx_http_tw_phase(ctx, c));
+}
+
+
+/*
+ * "tw off" on the server: the open count goes down, the close is not
+ * counted
+ */
+
+static ngx_http_tw_inline ngx_int_t
+ngx_http_tw_exclude(void)
+{
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
+    (void) ngx_atomic_fetch_add(&ngx_http_tw_counters->excluded, 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The close of a connection that counts, with its phase: classified and
+ * counted.  Calls nothing but in tail position.
+ */
+
+static ngx_http_tw_inline ngx_int_t
+ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t phase)
+{
+    ngx_uint_t               closer, reason;
+    ngx_msec_t               now;
+    ngx_http_tw_key_t       *key;
+    ngx_http_tw_block_t     *block;
+    ngx_http_tw_counters_t  *counters;
+    ngx_http_tw_snapshot_t  *s;
+
     s = &ctx->snap;
-    s->phase = ngx_http_tw_phase(ctx, c);
+    s->phase = phase;
 
 #if (nginx_version >= 1027004)
 
@@ -881,6 +967,13 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
     counters = ngx_http_tw_counters;
     now = ngx_current_msec;
 
+    /*
+     * the open count goes down right before the close is counted: a
+     * worker killed between the two leaves the connection in "open"
+     * (accepted less closed and lost) for as long as the zone lives;
+     * the other order would count it both closed and lost
+     */
+
     (void) ngx_atomic_fetch_add(&ngx_http_tw_proc->open, -1);
     (void) ngx_atomic_fetch_add(&counters->closes[reason][closer], 1);
 
@@ -903,8 +996,10 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
     }
 
     if (closer == NGX_HTTP_TW_SERVER) {
-        ngx_http_tw_timewait_add(ngx_http_tw_sh, block, reason);
+        return ngx_http_tw_timewait_add(ngx_http_tw_sh, block, reason);
     }
+
+    return NGX_OK;
 }
 
 
@@ -970,12 +1065,8 @@ ngx_http_tw_phase(ngx_http_tw_conn_t *ctx, ngx_connection_t *c)
 
     /* an HTTP/1 request was logged: the hooks know the phase */
 
-    if (ctx->state == NGX_HTTP_TW_STATE_REQUEST) {
-        return NGX_HTTP_TW_PHASE_REQUEST;
-    }
-
-    if (ctx->state == NGX_HTTP_TW_STATE_KEEPALIVE) {
-        return NGX_HTTP_TW_PHASE_KEEPALIVE;
+    if (ctx->state != NGX_HTTP_TW_STATE_WAIT) {
+        return ctx->state;
     }
 
     return ngx_http_tw_phase_action(c);
@@ -1201,12 +1292,13 @@ ngx_http_tw_request_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 }
 
 
-static ngx_inline void
+static ngx_http_tw_inline void
 ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 {
     ngx_time_t                *tp;
     ngx_msec_t                 age;
     ngx_msec_int_t             took;
+    ngx_event_t               *wev;
     ngx_connection_t          *c;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -1223,42 +1315,70 @@ ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
      */
     s->err_status = r->err_status;
 
-    s->conn_close = c->close;
-    s->conn_error = c->error;
-    s->conn_timedout = c->timedout;
-    s->write_timedout = c->write->timedout;
+    wev = c->write;
 
-    /* free_request() sets SO_LINGER {1, 0} right after the log phase */
-    s->linger_reset = (c->timedout && clcf->reset_timedout_connection);
-
-    /* the closing paths leave r->keepalive as nginx last decided it */
-    s->keepalive_off = !r->keepalive;
-
-    s->body_started = (r->request_body != NULL || r->discard_body);
-    s->lingering = (r->lingering_time != 0);
-
-    /* nginx closes, with or without a lingering close, on a body arriving */
-    s->reading_body = r->reading_body;
-
-    if (s->lingering) {
-
+    if (ngx_http_tw_likely(!c->close && !c->error && !c->timedout
+                           && !wev->timedout && r->upstream == NULL))
+    {
         /*
-         * lingering_time is also the deadline of a discard, which ends
-         * without a shutdown(); ngx_http_set_lingering_close() sets this
-         * write handler right before its shutdown()
+         * the common way, 8 bytes at once: terminate is set only as the
+         * worker exits, after the last log phase; filter_finalize below
          */
 
-        s->shut_wr = (c->write->handler == ngx_http_empty_handler);
-
-        /* over TLS, see ngx_http_tw_tls_unsent() */
+        ngx_memzero(&s->terminate, 8);
 
     } else {
-        s->shut_wr = 0;
+        s->conn_close = c->close;
+        s->conn_error = c->error;
+        s->conn_timedout = c->timedout;
+        s->write_timedout = wev->timedout;
+
+        /* free_request() sets SO_LINGER {1, 0} right after the log phase */
+        s->linger_reset = (c->timedout && clcf->reset_timedout_connection);
+
+        s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
+        s->filter_finalize = 0;
     }
 
-    s->upgraded = (r->upstream != NULL && r->upstream->upgrade);
+    if (ngx_http_tw_likely(r->request_body == NULL && !r->discard_body
+                           && !r->reading_body && r->lingering_time == 0))
+    {
+        /*
+         * no body, no lingering close: the common way, the 4 bytes from
+         * body_started at once (keepalive_off is written below)
+         */
 
-    /* with the next byte, 8 bytes written at once */
+        ngx_memzero(&s->body_started, 4);
+        s->shut_wr = 0;
+
+    } else {
+        s->body_started = (r->request_body != NULL || r->discard_body);
+        s->lingering = (r->lingering_time != 0);
+
+        /*
+         * nginx closes, with or without a lingering close, on a body
+         * arriving
+         */
+        s->reading_body = r->reading_body;
+
+        if (s->lingering) {
+
+            /*
+             * lingering_time is also the deadline of a discard, which
+             * ends without a shutdown(); ngx_http_set_lingering_close()
+             * sets this write handler right before its shutdown()
+             */
+
+            s->shut_wr = (wev->handler == ngx_http_empty_handler);
+
+            /* over TLS, see ngx_http_tw_tls_unsent() */
+
+        } else {
+            s->shut_wr = 0;
+        }
+    }
+
+    /* 8 bytes at once: keepalive_rest is written at close, if used */
 
     s->close_header = 0;
     s->http10 = 0;
@@ -1266,8 +1386,8 @@ ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
     s->requests_limit = 0;
     s->time_limit = 0;
     s->browser = 0;
-    s->filter_finalize = 0;
     s->close_delimited = 0;
+    s->keepalive_rest = 0;
 
     /*
      * The keep-alive rule that refused keep-alive, the first that applies
@@ -1277,6 +1397,7 @@ ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
      */
 
     if (r->keepalive) {
+        s->keepalive_off = 0;
 
         /*
          * a response filter replaced the response with an error (412
@@ -1288,6 +1409,9 @@ ngx_http_tw_snapshot(ngx_http_request_t *r, ngx_http_tw_snapshot_t *s)
 
         goto done;
     }
+
+    /* the closing paths leave r->keepalive as nginx last decided it */
+    s->keepalive_off = 1;
 
     if (r->headers_in.connection_type == NGX_HTTP_CONNECTION_CLOSE) {
         s->close_header = 1;
@@ -1423,16 +1547,20 @@ ngx_http_tw_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     rev = r->connection->read;
 
+    /* calls only in tail position: r and in stay where they are */
+
     if (rev->pending_eof || rev->eof) {
-        ngx_http_tw_fin_note(r);
+        return ngx_http_tw_fin_note(r, in);
     }
 
     return ngx_http_next_body_filter(r, in);
 }
 
 
-static void
-ngx_http_tw_fin_note(ngx_http_request_t *r)
+/* what the body filter notes, then passes the chain on */
+
+static ngx_int_t
+ngx_http_tw_fin_note(ngx_http_request_t *r, ngx_chain_t *in)
 {
     ngx_http_tw_conn_t  *ctx;
 
@@ -1441,6 +1569,8 @@ ngx_http_tw_fin_note(ngx_http_request_t *r)
     if (ctx != NULL) {
         ctx->snap.fin_early = 1;
     }
+
+    return ngx_http_next_body_filter(r, in);
 }
 
 

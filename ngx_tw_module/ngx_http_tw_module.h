@@ -17,20 +17,6 @@
 #define NGX_HTTP_TW_VERSION       "0.1.0"
 #define NGX_HTTP_TW_SCHEMA        1
 
-/*
- * A rare path kept out of a hot function: a function that calls nothing,
- * or only in tail position, saves no registers; and the parts of a hot
- * function that are also called from elsewhere, kept in it all the same.
- */
-
-#if (defined __GNUC__)
-#define ngx_http_tw_noinline      __attribute__ ((noinline))
-#define ngx_http_tw_inline        ngx_inline __attribute__ ((always_inline))
-#else
-#define ngx_http_tw_noinline
-#define ngx_http_tw_inline        ngx_inline
-#endif
-
 /* bumped whenever the zone layout changes */
 #define NGX_HTTP_TW_MAGIC         0x74770009
 
@@ -402,11 +388,11 @@ ngx_http_tw_lookup(ngx_connection_t *c)
 /*
  * Completes a snapshot with the connection's flags and classifies it;
  * s->phase is set, and in the request phase the flags nginx had when the
- * request was logged are already in.  Inline, so that the caller keeps
- * the results in registers.
+ * request was logged are already in.  Inline, with the classifier, so
+ * that the caller keeps the results in registers.
  */
 
-static ngx_inline void
+static ngx_http_tw_inline void
 ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
     ngx_uint_t *closer, ngx_uint_t *reason)
 {
@@ -419,14 +405,24 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
      */
 
     rev = c->read;
-    eof = rev->eof;
-    error = rev->error;
-    timedout = rev->timedout;
 
-    s->read_eof = (u_char) eof;
-    s->read_error = (u_char) error;
-    s->read_timedout = (u_char) timedout;
-    s->exiting = (ngx_exiting || ngx_terminate);
+    if (ngx_http_tw_likely(!rev->eof && !rev->error && !rev->timedout
+                           && !ngx_exiting && !ngx_terminate))
+    {
+        /* the common way: the 4 bytes from read_eof to exiting at once */
+
+        ngx_memzero(&s->read_eof, 4);
+
+    } else {
+        eof = rev->eof;
+        error = rev->error;
+        timedout = rev->timedout;
+
+        s->read_eof = (u_char) eof;
+        s->read_error = (u_char) error;
+        s->read_timedout = (u_char) timedout;
+        s->exiting = (ngx_exiting || ngx_terminate);
+    }
 
     if (s->phase != NGX_HTTP_TW_PHASE_REQUEST) {
         cclose = c->close;
@@ -440,8 +436,8 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 
     } /* else as the log phase saw them, before a delayed TLS shutdown */
 
-    *closer = ngx_http_tw_closer(s);
-    *reason = ngx_http_tw_reason(s, *closer);
+    *closer = ngx_http_tw_closer_get(s);
+    *reason = ngx_http_tw_reason_get(s, *closer);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "tw: close phase:%ui tcp:%ui closer:%V reason:%V",
@@ -454,6 +450,10 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 /* ngx_http_tw_timewait.c */
 ngx_uint_t ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
     ngx_uint_t n, ngx_atomic_uint_t now);
+ngx_int_t ngx_http_tw_timewait_claim(ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_block_t *b, ngx_uint_t reason, ngx_atomic_uint_t now);
+ngx_int_t ngx_http_tw_timewait_claim_server(ngx_http_tw_server_tick_t *st,
+    ngx_atomic_uint_t now);
 ngx_atomic_uint_t ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons);
 ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
@@ -462,10 +462,11 @@ void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
 /*
  * A close where nginx sent the first FIN, counted in the estimate's ring
  * for this second.  Inline, as most closes take this path: only the
- * first close of a second calls out, to claim its slot.
+ * first close of a second calls out, in tail position, to claim its slot
+ * and count there.  Returns NGX_OK, for the caller's tail call.
  */
 
-static ngx_inline void
+static ngx_inline ngx_int_t
 ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
     ngx_uint_t reason)
 {
@@ -477,24 +478,25 @@ ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
 
     t = &sh->ring[now % NGX_HTTP_TW_RING];
 
-    if (t->stamp == now
-        || ngx_http_tw_ring_claim(&t->stamp, t->counts,
-                                  NGX_HTTP_TW_NREASONS, now))
-    {
-        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+    if (ngx_http_tw_unlikely(t->stamp != now)) {
+        return ngx_http_tw_timewait_claim(sh, b, reason, now);
     }
 
+    (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+
     if (b == NULL) {
-        return;
+        return NGX_OK;
     }
 
     st = &b->ring[now % NGX_HTTP_TW_RING];
 
-    if (st->stamp == now
-        || ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now))
-    {
-        (void) ngx_atomic_fetch_add(&st->count, 1);
+    if (ngx_http_tw_unlikely(st->stamp != now)) {
+        return ngx_http_tw_timewait_claim_server(st, now);
     }
+
+    (void) ngx_atomic_fetch_add(&st->count, 1);
+
+    return NGX_OK;
 }
 
 

@@ -135,6 +135,57 @@ ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
 }
 
 
+/*
+ * The rest of ngx_http_tw_timewait_add(), from the first close of a
+ * second in the estimate's ring: the slot claimed, then the server's
+ * ring as there.
+ */
+
+ngx_int_t
+ngx_http_tw_timewait_claim(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
+    ngx_uint_t reason, ngx_atomic_uint_t now)
+{
+    ngx_http_tw_tick_t         *t;
+    ngx_http_tw_server_tick_t  *st;
+
+    t = &sh->ring[now % NGX_HTTP_TW_RING];
+
+    if (ngx_http_tw_ring_claim(&t->stamp, t->counts, NGX_HTTP_TW_NREASONS,
+                               now))
+    {
+        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+    }
+
+    if (b == NULL) {
+        return NGX_OK;
+    }
+
+    st = &b->ring[now % NGX_HTTP_TW_RING];
+
+    if (st->stamp != now) {
+        return ngx_http_tw_timewait_claim_server(st, now);
+    }
+
+    (void) ngx_atomic_fetch_add(&st->count, 1);
+
+    return NGX_OK;
+}
+
+
+/* the first close of a second in a server's ring */
+
+ngx_int_t
+ngx_http_tw_timewait_claim_server(ngx_http_tw_server_tick_t *st,
+    ngx_atomic_uint_t now)
+{
+    if (ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now)) {
+        (void) ngx_atomic_fetch_add(&st->count, 1);
+    }
+
+    return NGX_OK;
+}
+
+
 /* the estimate: all reasons, and each in "reasons" */
 
 ngx_atomic_uint_t
