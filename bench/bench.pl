@@ -467,6 +467,8 @@ sub hooks {
         - ($c->{ngx_http_tw_accept}{ngx_http_init_connection} // 0);
     $h{filter} = $i->{ngx_http_tw_header_filter} // 0;
     $h{filter} -= $_ for values %{ $c->{ngx_http_tw_header_filter} // {} };
+    $h{body} = $i->{ngx_http_tw_body_filter} // 0;
+    $h{body} -= $_ for values %{ $c->{ngx_http_tw_body_filter} // {} };
     $h{log} = ($i->{ngx_http_tw_log_handler} // 0)
         - ($c->{ngx_http_tw_log_handler}{ngx_http_tw_key_get} // 0);
     $h{close} = ($i->{ngx_http_tw_del_conn} // 0)
@@ -533,21 +535,23 @@ for my $load ('keep-alive', 'close') {
 }
 
 print "\nwhere the module's instructions go, per request\n";
-printf "%-11s %-13s %7s %7s %5s %6s %7s %9s %6s\n", 'load', 'build',
-    'accept', 'header', 'log', 'close', 'tw_key', 'key expr', 'total';
+printf "%-11s %-13s %7s %7s %5s %5s %6s %7s %9s %6s\n", 'load', 'build',
+    'accept', 'header', 'body', 'log', 'close', 'tw_key', 'key expr',
+    'total';
 
 for my $load ('keep-alive', 'close') {
     for my $variant ('module', 'breakdowns', 'breakdowns_conn') {
         my $w = $where{$load}{$variant};
-        printf "%-11s %-13s %7.0f %7.0f %5.0f %6.0f %7.0f %9.0f %6.0f\n",
-            $load, $label{$variant},
-            @$w{qw(accept filter log close key expression total)};
+        printf "%-11s %-13s %7.0f %7.0f %5.0f %5.0f %6.0f %7.0f %9.0f"
+            . " %6.0f\n", $load, $label{$variant},
+            @$w{qw(accept filter body log close key expression total)};
     }
 }
 
 print <<'EOF';
-accept: the listener handler; header: the header filter, without the
-filters it passes the response on to; log: the log phase handler; close:
+accept: the listener handler; header and body: the header and body
+filters, without the filters they pass the response on to; log: the log
+phase handler; close:
 TCP state, classification and counters, in del_conn(); tw_key: finding
 the value in the zone; key expr: nginx evaluating the tw_key variable,
 here a map of 4 regexes with pcre_jit on, which costs as much wherever
