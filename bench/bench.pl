@@ -551,13 +551,13 @@ for my $load ('keep-alive', 'close') {
 print <<'EOF';
 accept: the listener handler; header and body: the header and body
 filters, without the filters they pass the response on to; log: the log
-phase handler; close:
-TCP state, classification and counters, in del_conn(); tw_key: finding
-the value in the zone; key expr: nginx evaluating the tw_key variable,
-here a map of 4 regexes with pcre_jit on, which costs as much wherever
-nginx evaluates it ("keys per conn": "tw_key ... connection", evaluated
-once per connection); total: the difference from plain nginx, including
-nginx's own calls of the handlers.
+phase handler; close: TCP state, classification and counters, in
+del_conn(); tw_key: finding the value in the zone; key expr: nginx
+evaluating the tw_key variable, here a map of 4 regexes with pcre_jit
+on, which costs as much wherever nginx evaluates it ("keys per conn":
+"tw_key ... connection", evaluated once per connection); total: the
+difference from plain nginx, including nginx's own calls of the
+handlers.
 EOF
 
 }
