@@ -36,6 +36,12 @@ static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
 static char *ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_uint_t ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name);
+static ngx_int_t ngx_http_tw_key_vars_add(ngx_conf_t *cf,
+    ngx_http_tw_main_conf_t *twmcf, ngx_str_t *value);
+static ngx_int_t ngx_http_tw_key_vars_check(ngx_conf_t *cf,
+    ngx_http_tw_main_conf_t *twmcf);
+static ngx_uint_t ngx_http_tw_var_known(ngx_http_core_main_conf_t *cmcf,
+    ngx_str_t *name);
 static char *ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_handler_pt  ngx_http_tw_key_max_p = ngx_http_tw_key_max;
@@ -161,6 +167,13 @@ ngx_http_tw_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&twmcf->servers, cf->pool, 4,
                        sizeof(ngx_http_tw_srv_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&twmcf->key_vars, cf->pool, 1,
+                       sizeof(ngx_http_tw_key_var_t))
         != NGX_OK)
     {
         return NULL;
@@ -383,6 +396,14 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_tw_key_vars_add(cf,
+                    ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module),
+                    &value[1])
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /*
      * one variable alone, the usual key, is read as a variable: nginx's
      * script engine would copy its value for nothing
@@ -451,6 +472,153 @@ ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name)
 }
 
 
+/*
+ * The variables of a tw_key value, as nginx's script compiler reads them
+ * ("$1" to "$9" are captures), kept with the directive's place: a name
+ * that no module defines fails as nginx's own check would, a step
+ * earlier, with the file and line nginx's message lacks.
+ */
+
+static ngx_int_t
+ngx_http_tw_key_vars_add(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf,
+    ngx_str_t *value)
+{
+    u_char                 ch;
+    ngx_uint_t             i, bracket;
+    ngx_http_tw_key_var_t  *kv;
+
+    for (i = 0; i < value->len; i++) {
+
+        if (value->data[i] != '$' || i + 1 == value->len) {
+            continue;
+        }
+
+        i++;
+
+        if (value->data[i] >= '1' && value->data[i] <= '9') {
+            continue;
+        }
+
+        bracket = (value->data[i] == '{');
+
+        if (bracket) {
+            i++;
+        }
+
+        kv = ngx_array_push(&twmcf->key_vars);
+        if (kv == NULL) {
+            return NGX_ERROR;
+        }
+
+        kv->name.data = &value->data[i];
+        kv->file = cf->conf_file->file.name.data;
+        kv->line = cf->conf_file->line;
+
+        for ( /* void */ ; i < value->len; i++) {
+            ch = value->data[i];
+
+            if ((ch < 'A' || ch > 'Z') && (ch < 'a' || ch > 'z')
+                && (ch < '0' || ch > '9') && ch != '_')
+            {
+                break;
+            }
+        }
+
+        kv->name.len = &value->data[i] - kv->name.data;
+
+        /* the compiler has taken the value: the name is never empty */
+
+        if (i < value->len && !bracket) {
+            i--;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Run as the configuration ends, before nginx's own check of variables
+ * (ngx_http_variables_init_vars()): every module has added its
+ * variables by now, in its preconfiguration or with its directives.
+ */
+
+static ngx_int_t
+ngx_http_tw_key_vars_check(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf)
+{
+    ngx_uint_t                  i;
+    ngx_http_tw_key_var_t      *kv;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->variables_keys == NULL) {
+        return NGX_OK;
+    }
+
+    kv = twmcf->key_vars.elts;
+
+    for (i = 0; i < twmcf->key_vars.nelts; i++) {
+
+        if (ngx_http_tw_var_known(cmcf, &kv[i].name)) {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "unknown \"%V\" variable in \"tw_key\" directive "
+                      "in %s:%ui", &kv[i].name, kv[i].file, kv[i].line);
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * As ngx_http_variables_init_vars() finds a variable: by its name, a
+ * "weak" one ("set") only if no prefix ("http_", "arg_") takes it first,
+ * and one without a handler only by a prefix.
+ */
+
+static ngx_uint_t
+ngx_http_tw_var_known(ngx_http_core_main_conf_t *cmcf, ngx_str_t *name)
+{
+    ngx_uint_t            n;
+    ngx_hash_key_t       *key;
+    ngx_http_variable_t  *av, *pv;
+
+    av = NULL;
+    key = cmcf->variables_keys->keys.elts;
+
+    for (n = 0; n < cmcf->variables_keys->keys.nelts; n++) {
+        if (name->len == key[n].key.len
+            && ngx_strncasecmp(name->data, key[n].key.data, name->len) == 0)
+        {
+            av = key[n].value;
+            break;
+        }
+    }
+
+    if (av != NULL && av->get_handler != NULL) {
+        return 1;
+    }
+
+    pv = cmcf->prefix_variables.elts;
+
+    for (n = 0; n < cmcf->prefix_variables.nelts; n++) {
+        if (name->len >= pv[n].name.len
+            && ngx_strncasecmp(name->data, pv[n].name.data, pv[n].name.len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static char *
 ngx_http_tw_key_max(ngx_conf_t *cf, void *post, void *data)
 {
@@ -475,6 +643,10 @@ ngx_http_tw_init(ngx_conf_t *cf)
 
     ngx_conf_init_size_value(twmcf->zone_size, 1024 * 1024);
     ngx_conf_init_value(twmcf->key_max, 100);
+
+    if (ngx_http_tw_key_vars_check(cf, twmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_tw_servers(cf, twmcf) != NGX_OK) {
         return NGX_ERROR;

@@ -225,6 +225,15 @@ typedef struct {
 } ngx_http_tw_key_conf_t;
 
 
+/* a variable that a tw_key names, and where: checked once all are known */
+
+typedef struct {
+    ngx_str_t                   name;
+    u_char                     *file;
+    ngx_uint_t                  line;
+} ngx_http_tw_key_var_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_http_tw_key_conf_t     *key;         /* tw_key */
@@ -250,6 +259,7 @@ typedef struct {
     ngx_http_tw_key_t          *key_last;    /* the worker's last value
                                                 looked up */
     ngx_array_t                 servers;     /* ngx_http_tw_srv_conf_t * */
+    ngx_array_t                 key_vars;    /* ngx_http_tw_key_var_t */
 } ngx_http_tw_main_conf_t;
 
 

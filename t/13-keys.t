@@ -203,7 +203,11 @@ for my $case (['tw_key_max 10001;', qr/"tw_key_max" directive must be between 1 
               ['tw_key a b c;', qr/invalid number of arguments in "tw_key" directive/],
               ['tw_key $host request;', qr/invalid parameter "request", it can only be "connection"/],
               ['tw_key $host; tw_key $uri;', qr/"tw_key" directive is duplicate/],
-              ['tw_key_max many;', qr/"tw_key_max" directive invalid number/])
+              ['tw_key_max many;', qr/"tw_key_max" directive invalid number/],
+              ['tw_key $no_such;',
+               qr/unknown "no_such" variable in "tw_key" directive/],
+              ['tw_key "${host}-$Nope$1";',
+               qr/unknown "Nope" variable in "tw_key" directive/])
 {
     $t->conf_error_ok(<<"EOF", $case->[1], 5, $case->[0]);
 %%TEST_GLOBALS%%
@@ -214,5 +218,34 @@ http {
 }
 EOF
 }
+
+# the variables nginx finds pass: by a prefix, whatever its case, one
+# that "set" makes in another server, one from a map further down, one of
+# several in a key, next to a capture
+
+$t->write_conf(<<'EOF');
+%%TEST_GLOBALS%%
+events { }
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        tw_key "$Cookie_a.${arg_b}:$1$host$tw_late";
+    }
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        server_name set.example;
+        tw_key $set_elsewhere;
+    }
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        server_name other.example;
+        set $set_elsewhere a;
+    }
+    map $uri $tw_late { default x; }
+}
+EOF
+my ($rc, $out) = $t->nginx_t;
+is($rc, 0, 'tw_key with variables nginx knows passes nginx -t') or diag($out);
 
 $t->done;
