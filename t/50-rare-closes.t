@@ -175,28 +175,64 @@ $t->case_ok(name => '2: Expect, the client reset before 100 Continue',
 # the "100 Continue" fails: nginx's send buffer (sndbuf=4k) is full of
 # the answer to a pipelined request the client does not read yet
 # (EAGAIN: "we assume that such small packet should be send
-# successfully"); nginx logs 500 and closes, its FIN behind the answer
+# successfully"); nginx logs 500 and closes, its FIN behind the answer.
+# Whether the buffer is still full then depends on when the kernel
+# handles the client's ACKs: when nginx's sendfile() stopped short and
+# finished later, with room left, the "100 Continue" goes out; such a
+# try ends as a keep-alive close by the client (client_idle/client),
+# counted as such, and another follows, up to 10.
+
+my $misses = 0;
 
 $t->case_ok(name => '2: Expect, 100 Continue finds the buffer full',
             n => 1,
             run => sub {
-                my $s = IO::Socket::INET->new(Proto => 'tcp')
-                    or die "socket: $!\n";
-                setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048) or die "$!\n";
-                connect($s, pack_sockaddr_in($t->port,
-                                             inet_aton('127.0.0.1')))
-                    or die "connect: $!\n";
-                push @{ $t->{made} }, [$t->port, $s->sockport];
-                $t->send_raw($s, "GET /f/7168 HTTP/1.1\r\nHost: x\r\n\r\n"
-                             . sprintf($expect, '/ok', 5));
-                select undef, undef, undef, 0.3;
-                my $r = $t->read_response($s) or die "no first answer\n";
-                my $r2 = $t->read_response($s, timeout => 2);
-                die "100 Continue sent: not reproduced\n" if $r2;
-                $t->close($s);
+                for my $try (1 .. 10) {
+                    my $s = IO::Socket::INET->new(Proto => 'tcp')
+                        or die "socket: $!\n";
+                    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048)
+                        or die "$!\n";
+                    connect($s, pack_sockaddr_in($t->port,
+                                                 inet_aton('127.0.0.1')))
+                        or die "connect: $!\n";
+                    push @{ $t->{made} }, [$t->port, $s->sockport];
+                    $t->send_raw($s, "GET /f/7168 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                 . sprintf($expect, '/ok', 5));
+                    select undef, undef, undef, 0.3;
+                    my $r = $t->read_response($s)
+                        or die "no first answer\n";
+                    my $r2 = $t->read_response($s, timeout => 2);
+
+                    if (!$r2) {
+                        $t->close($s);
+                        return;
+                    }
+
+                    die "got $r2->{status}, not 100\n"
+                        unless $r2->{status} == 100;
+
+                    $misses++;
+                    $t->send_raw($s, '12345');
+                    my $r3 = $t->read_response($s)
+                        or die "no answer after the body\n";
+                    select undef, undef, undef, 0.2;
+                    $t->half_close($s);
+                    my $how = $t->wait_close($s, timeout => 5);
+                    die "got $how\n" unless $how eq 'eof';
+                    $t->close($s);
+                }
+
+                die "100 Continue sent in 10 tries: not reproduced\n";
             },
-            expect => { 'error_response/server' => 1 },
-            tw_server => 1, tw_client => 0);
+            expect => sub {
+                return { 'error_response/server' => 1,
+                         $misses ? ('client_idle/client' => $misses) : () };
+            },
+            accepted => sub { 1 + $misses },
+            tw_server => 1, tw_client => sub { $misses });
+
+diag("100 Continue with a full buffer: $misses tries with room left")
+    if $misses;
 
 ###########################################################################
 # 3. an idle keep-alive connection whose client goes silent: a TCP MD5
