@@ -83,6 +83,18 @@ case_with('case_ok: no server TIME-WAIT expected, two there, fails',
 case_with('case_ok: client TIME-WAITs expected, none there, fails',
           'kernel TIME-WAIT on the client side', tw_client => $n);
 
+# a scenario that dies: one failed check, and the script goes on
+
+test_out('not ok 1 - probe: the scenario ran');
+my $dead = $t->case_ok(name => 'probe', n => $n,
+                       run => sub { die "no response\n" },
+                       expect => {}, tw_server => 0, tw_client => 0);
+test_test(title => 'case_ok: a scenario that dies fails once',
+          skip_err => 1);
+ok(!defined $dead, 'case_ok: a scenario that dies returns nothing');
+
+case_with('case_ok: the next case counts from a settled zone', undef);
+
 # moved_ok() and conservation_ok() on figures made up here
 
 my %before = ('client_close/server' => 5, 'client_idle/client' => 1);

@@ -1013,7 +1013,8 @@ sub conservation_ok {
 #         tw_server => 5, tw_client => 0, port => $port)
 #
 # Runs the scenario n times (run gets the iteration number and must leave
-# its connection closed, or closing on the server's side), waits until no
+# its connection closed, or closing on the server's side; a run that dies
+# is one failed check, and nothing else is checked), waits until no
 # tracked connection is open, then asserts: the counters moved exactly as
 # expected and nothing else moved; the kernel shows exactly tw_server new
 # TIME-WAIT sockets on the server port and tw_client on the client side;
@@ -1035,7 +1036,17 @@ sub case_ok {
     # new connection may take over an older TIME-WAIT of the same ports,
     # so only the scenario's own 4-tuples are counted when they are known
     $self->{made} = [];
-    $o{run}->($_) for 1 .. $o{n};
+
+    # a scenario that dies fails its case, and the cases after it still
+    # run: their counts start from a settled zone
+
+    if (!eval { $o{run}->($_) for 1 .. $o{n}; 1 }) {
+        my $err = $@;
+        delete $self->{made};
+        Test::More::fail("$name: the scenario ran");
+        Test::More::diag("$name: $err");
+        return undef;
+    }
 
     for my $k (qw(expect accepted tw_server tw_client)) {
         $o{$k} = $o{$k}->() if ref $o{$k} eq 'CODE';
