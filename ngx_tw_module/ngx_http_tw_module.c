@@ -33,6 +33,12 @@ static ngx_uint_t ngx_http_tw_tcp_port(ngx_http_conf_port_t *port);
 static ngx_conf_post_handler_pt  ngx_http_tw_zone_size_p =
     ngx_http_tw_zone_size;
 
+/* a character of a variable's name, as nginx's script compiler takes it */
+
+#define ngx_http_tw_var_char(ch)                                              \
+    (((ch) >= 'A' && (ch) <= 'Z') || ((ch) >= 'a' && (ch) <= 'z')             \
+     || ((ch) >= '0' && (ch) <= '9') || (ch) == '_')
+
 static char *ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_uint_t ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name);
@@ -362,6 +368,7 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                         *value, name;
     ngx_http_tw_key_conf_t            *kc;
+    ngx_http_tw_main_conf_t           *twmcf;
     ngx_http_compile_complex_value_t   ccv;
 
     if (twscf->key != NULL) {
@@ -396,11 +403,9 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_tw_key_vars_add(cf,
-                    ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module),
-                    &value[1])
-        != NGX_OK)
-    {
+    twmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tw_module);
+
+    if (ngx_http_tw_key_vars_add(cf, twmcf, &value[1]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -430,7 +435,6 @@ ngx_http_tw_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_uint_t
 ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name)
 {
-    u_char      ch;
     ngx_uint_t  i, n, bracket;
 
     if (value->len < 2 || value->data[0] != '$') {
@@ -453,11 +457,7 @@ ngx_http_tw_key_variable(ngx_str_t *value, ngx_str_t *name)
     }
 
     for ( /* void */ ; i < n; i++) {
-        ch = value->data[i];
-
-        if ((ch < 'A' || ch > 'Z') && (ch < 'a' || ch > 'z')
-            && (ch < '0' || ch > '9') && ch != '_')
-        {
+        if (!ngx_http_tw_var_char(value->data[i])) {
             return 0;
         }
     }
@@ -483,25 +483,22 @@ static ngx_int_t
 ngx_http_tw_key_vars_add(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf,
     ngx_str_t *value)
 {
-    u_char                 ch;
-    ngx_uint_t             i, bracket;
+    ngx_uint_t              i;
     ngx_http_tw_key_var_t  *kv;
 
-    for (i = 0; i < value->len; i++) {
+    i = 0;
 
-        if (value->data[i] != '$' || i + 1 == value->len) {
+    while (i < value->len) {
+
+        if (value->data[i++] != '$' || i == value->len) {
             continue;
         }
-
-        i++;
 
         if (value->data[i] >= '1' && value->data[i] <= '9') {
             continue;
         }
 
-        bracket = (value->data[i] == '{');
-
-        if (bracket) {
+        if (value->data[i] == '{') {
             i++;
         }
 
@@ -514,23 +511,13 @@ ngx_http_tw_key_vars_add(ngx_conf_t *cf, ngx_http_tw_main_conf_t *twmcf,
         kv->file = cf->conf_file->file.name.data;
         kv->line = cf->conf_file->line;
 
-        for ( /* void */ ; i < value->len; i++) {
-            ch = value->data[i];
-
-            if ((ch < 'A' || ch > 'Z') && (ch < 'a' || ch > 'z')
-                && (ch < '0' || ch > '9') && ch != '_')
-            {
-                break;
-            }
+        while (i < value->len && ngx_http_tw_var_char(value->data[i])) {
+            i++;
         }
-
-        kv->name.len = &value->data[i] - kv->name.data;
 
         /* the compiler has taken the value: the name is never empty */
 
-        if (i < value->len && !bracket) {
-            i--;
-        }
+        kv->name.len = &value->data[i] - kv->name.data;
     }
 
     return NGX_OK;
