@@ -73,8 +73,7 @@ sub curl {
 sub curl_ok {
     my ($name, $reason, @args) = @_;
     my $c0 = $t->settled;
-    my $tws = $t->tw_server;
-    my $twc = $t->tw_client;
+    my $mark = $t->tw_mark;
 
     curl(@args) for 1 .. $n;
 
@@ -89,10 +88,11 @@ sub curl_ok {
     $t->moved_ok($c0, $c1, { map { ("$reason/$_" => $d{$_}) } keys %d },
                  "$name: nothing else moved");
 
-    wait_until(sub { $t->tw_client - $twc >= $d{client} });
+    $t->wait_tw_client($d{client}, since => $mark);
     select undef, undef, undef, 0.3;
 
-    my ($server, $client) = ($t->tw_server - $tws, $t->tw_client - $twc);
+    my ($server, $client) = ($t->tw_server(since => $mark),
+                             $t->tw_client(since => $mark));
     ok($server <= $d{server},
        "$name: kernel: $server server TIME-WAIT, not more than the"
        . " $d{server} server FIN closes");
@@ -103,14 +103,14 @@ sub curl_ok {
     return \%d;
 }
 
-my $tw_client = $t->tw_client;
+my $mark = $t->tw_mark;
 my $d = curl_ok('TLS, Connection: close', 'client_close',
                 '-H "Connection: close"', "$url/");
 is($d->{client}, 0, 'Connection: close: no client FIN first');
 
 $d = curl_ok('TLS, keepalive_timeout 0', 'keepalive_disabled', "$url/off");
 is($d->{client}, 0, 'keepalive_timeout 0: no client FIN first');
-is($t->tw_client - $tw_client, 0, 'kernel: no TIME-WAIT on the client');
+is($t->tw_client(since => $mark), 0, 'kernel: no TIME-WAIT on the client');
 
 # The same two rules with a client that cannot race nginx: it reads the
 # response and nginx's close_notify, waits for nginx's FIN, and closes

@@ -754,14 +754,18 @@ sub who_closed {
     return $who;
 }
 
-# tw_server(port => P, peers => [client ports]): the TIME-WAIT sockets on
-# the server's side of port P, of those client ports only if given
+# tw_server(port => P, peers => [client ports], since => $mark): the
+# TIME-WAIT sockets on the server's side of port P, of those client ports
+# only if given, and only those that tw_mark() did not see if "since" is
+# given
 sub tw_server {
     my ($self, %opts) = @_;
     my $port = $opts{port} // $self->port;
     my %peer = map { $_ => 1 } @{ $opts{peers} // [] };
+    my $old = $opts{since} // {};
     return scalar grep {
         $_->[0] == $port && (!$opts{peers} || $peer{ $_->[1] })
+        && !$old->{"$_->[2] $_->[3]"}
     } _time_wait_sockets();
 }
 
@@ -769,9 +773,20 @@ sub tw_client {
     my ($self, %opts) = @_;
     my $port = $opts{port} // $self->port;
     my %peer = map { $_ => 1 } @{ $opts{peers} // [] };
+    my $old = $opts{since} // {};
     return scalar grep {
         $_->[1] == $port && (!$opts{peers} || $peer{ $_->[0] })
+        && !$old->{"$_->[2] $_->[3]"}
     } _time_wait_sockets();
+}
+
+# tw_mark(): the TIME-WAIT sockets of the namespace now, either side, for
+# the "since" of tw_server() and tw_client().  A count taken against an
+# earlier count of the whole port loses the TIME-WAITs that end in
+# between (60 s after they began, in a long test file); one that leaves
+# out the sockets of the mark does not.
+sub tw_mark {
+    return { map { ("$_->[2] $_->[3]" => 1) } _time_wait_sockets() };
 }
 
 # tw_all(): every TIME-WAIT socket in the namespace, of either side
@@ -1927,10 +1942,18 @@ C<'server'> when a TIME-WAIT socket with local port PORT and peer port
 C<$client_port> exists, C<'client'> for the reverse, C<'none'> if neither
 appears within the timeout.
 
-=head2 tw_server(port => PORT), tw_client(port => PORT)
+=head2 tw_server(port => PORT, peers => [...], since => $mark), tw_client(...)
 
 Number of TIME-WAIT sockets whose local (server) or peer (client) port is
-PORT.
+PORT; with C<peers>, only those whose other port is one of them; with
+C<since>, only those not in C<$mark>.
+
+=head2 tw_mark()
+
+The TIME-WAIT sockets there are now, for C<since>.  Counting against an
+earlier count of the whole port goes wrong when TIME-WAITs of earlier
+cases end in between (60 s after they began); counting only the sockets
+the mark did not see does not.
 
 =head2 tw_all()
 
