@@ -1618,8 +1618,16 @@ sub _enter_netns {
             # socket is gone by then and answers with an RST.  Captured
             # once in 60 loaded runs of t/27-tls.t; the kernel's count then
             # misses a TIME-WAIT that nginx's FIN made.
-            if (open my $fh, '>', '/proc/sys/net/ipv4/tcp_rfc1337') {
-                print $fh "1\n";
+            #
+            # tcp_tw_reuse 0: connect() never takes over a TIME-WAIT of
+            # the client's side.  With Linux's default (2: on loopback) a
+            # client's new connection may take the 4-tuple of one of its
+            # earlier ones, and the earlier one's TIME-WAIT is gone from
+            # the count (TcpExtTWRecycled; seen with ab in t/20).
+            for (['tcp_rfc1337', 1], ['tcp_tw_reuse', 0]) {
+                my ($name, $value) = @$_;
+                open my $fh, '>', "/proc/sys/net/ipv4/$name" or next;
+                print $fh "$value\n";
                 CORE::close($fh);
             }
 
