@@ -784,7 +784,11 @@ sub tw_client {
 # the "since" of tw_server() and tw_client().  A count taken against an
 # earlier count of the whole port loses the TIME-WAITs that end in
 # between (60 s after they began, in a long test file); one that leaves
-# out the sockets of the mark does not.
+# out the sockets of the mark does not.  A new TIME-WAIT of a marked
+# socket's 4-tuple is left out too: on the server's side a client's SYN
+# from the same port can end the old one and its close make the new one
+# (the test namespaces turn tcp_tw_reuse off, so on the client's side a
+# TIME-WAIT's ports are not given to a new connection).
 sub tw_mark {
     return { map { ("$_->[2] $_->[3]" => 1) } _time_wait_sockets() };
 }
@@ -1961,7 +1965,9 @@ C<since>, only those not in C<$mark>.
 The TIME-WAIT sockets there are now, for C<since>.  Counting against an
 earlier count of the whole port goes wrong when TIME-WAITs of earlier
 cases end in between (60 s after they began); counting only the sockets
-the mark did not see does not.
+the mark did not see does not.  A new TIME-WAIT with the 4-tuple of a
+marked one is not counted either: server-side counts with C<since> can
+only be upper bounds.
 
 =head2 tw_all()
 
