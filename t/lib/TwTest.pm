@@ -1966,8 +1966,8 @@ The TIME-WAIT sockets there are now, for C<since>.  Counting against an
 earlier count of the whole port goes wrong when TIME-WAITs of earlier
 cases end in between (60 s after they began); counting only the sockets
 the mark did not see does not.  A new TIME-WAIT with the 4-tuple of a
-marked one is not counted either: server-side counts with C<since> can
-only be upper bounds.
+marked one is not counted either, so a server-side count since a mark
+can come out short, as a count against the whole port's can.
 
 =head2 tw_all()
 
