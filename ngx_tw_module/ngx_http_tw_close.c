@@ -72,6 +72,12 @@ static ngx_http_tw_inline ngx_int_t ngx_http_tw_exclude(void);
 static ngx_http_tw_inline ngx_int_t ngx_http_tw_tally(
     ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
     ngx_http_tw_srv_conf_t *srv, ngx_uint_t phase);
+static ngx_http_tw_noinline ngx_int_t ngx_http_tw_add_first(
+    ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t closer, ngx_uint_t reason);
+static ngx_http_tw_inline ngx_int_t ngx_http_tw_add(ngx_http_tw_conn_t *ctx,
+    ngx_connection_t *c, ngx_http_tw_srv_conf_t *srv, ngx_uint_t closer,
+    ngx_uint_t reason);
 static ngx_http_tw_inline ngx_uint_t ngx_http_tw_phase(
     ngx_http_tw_conn_t *ctx, ngx_connection_t *c);
 static ngx_http_tw_noinline ngx_uint_t ngx_http_tw_phase_action(
@@ -933,10 +939,6 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
     ngx_http_tw_srv_conf_t *srv, ngx_uint_t phase)
 {
     ngx_uint_t               closer, reason;
-    ngx_msec_t               now;
-    ngx_http_tw_key_t       *key;
-    ngx_http_tw_block_t     *block;
-    ngx_http_tw_counters_t  *counters;
     ngx_http_tw_snapshot_t  *s;
 
     s = &ctx->snap;
@@ -956,6 +958,42 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
 #endif
 
     ngx_http_tw_decide(c, s, &closer, &reason);
+
+    /*
+     * TIME_WAIT now is made of the counts below, and of a sample of
+     * their totals taken before the first close by nginx of each second
+     */
+
+    if (closer == NGX_HTTP_TW_SERVER
+        && ngx_http_tw_unlikely(ngx_http_tw_ring_now() != ngx_http_tw_second))
+    {
+        return ngx_http_tw_add_first(ctx, c, srv, closer, reason);
+    }
+
+    return ngx_http_tw_add(ctx, c, srv, closer, reason);
+}
+
+
+/* the first close by nginx of a second in this worker: sampled, counted */
+
+static ngx_int_t
+ngx_http_tw_add_first(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t closer, ngx_uint_t reason)
+{
+    ngx_http_tw_timewait_sample(ngx_http_tw_sh);
+
+    return ngx_http_tw_add(ctx, c, srv, closer, reason);
+}
+
+
+static ngx_http_tw_inline ngx_int_t
+ngx_http_tw_add(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
+    ngx_http_tw_srv_conf_t *srv, ngx_uint_t closer, ngx_uint_t reason)
+{
+    ngx_msec_t               now;
+    ngx_http_tw_key_t       *key;
+    ngx_http_tw_block_t     *block;
+    ngx_http_tw_counters_t  *counters;
 
     /*
      * read before the atomic adds, each of which is a compiler barrier
@@ -982,7 +1020,7 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
     ngx_http_tw_hist_add(&counters->hist[NGX_HTTP_TW_HIST_LIFETIME][closer],
                          NGX_HTTP_TW_HIST_LIFETIME, now - c->start_time);
 
-    if (s->phase == NGX_HTTP_TW_PHASE_KEEPALIVE) {
+    if (ctx->snap.phase == NGX_HTTP_TW_PHASE_KEEPALIVE) {
         ngx_http_tw_hist_add(&counters->hist[NGX_HTTP_TW_HIST_IDLE][closer],
                              NGX_HTTP_TW_HIST_IDLE, now - ctx->idle_since);
     }
@@ -993,10 +1031,6 @@ ngx_http_tw_tally(ngx_http_tw_conn_t *ctx, ngx_connection_t *c,
 
     if (key != NULL) {
         (void) ngx_atomic_fetch_add(&key->closes[reason][closer], 1);
-    }
-
-    if (closer == NGX_HTTP_TW_SERVER) {
-        return ngx_http_tw_timewait_add(ngx_http_tw_sh, block, reason);
     }
 
     return NGX_OK;

@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x74770009
+#define NGX_HTTP_TW_MAGIC         0x7477000a
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -89,32 +89,38 @@ typedef struct {
 
 
 /*
- * TIME_WAIT now: the server-side FIN closes of the last 60 seconds (how
- * long Linux keeps a TIME_WAIT socket), one ring slot per second.
+ * TIME_WAIT now: the closes where nginx sent the first FIN, of the last
+ * 60 seconds (how long Linux keeps a TIME_WAIT socket).  The close
+ * counters already count them; before the first such close of a second,
+ * their running totals are stored in a ring of samples, one slot per
+ * second, and the estimate is the totals now less the earliest sample of
+ * the last 60 seconds.
  */
 
 #define NGX_HTTP_TW_RING          64
 #define NGX_HTTP_TW_WINDOW        60
 
 /*
- * The rings' seconds: nginx's monotonic clock, as the kernel's TIME_WAIT
- * timers, which a step of the wall clock does not move
+ * The samples' seconds: nginx's monotonic clock, as the kernel's
+ * TIME_WAIT timers, which a step of the wall clock does not move; plus
+ * 1, so that a stamp of 0 is never a second: no sample in the slot, or
+ * one being written
  */
 
 #define ngx_http_tw_ring_now()                                                \
-    ((ngx_atomic_uint_t) (ngx_current_msec / 1000))
+    ((ngx_atomic_uint_t) (ngx_current_msec / 1000 + 1))
 
 
 typedef struct {
-    ngx_atomic_t                stamp;       /* the second counted */
-    ngx_atomic_t                counts[NGX_HTTP_TW_NREASONS];
-} ngx_http_tw_tick_t;
+    ngx_atomic_t                stamp;       /* the second sampled, or 0 */
+    ngx_atomic_t                fin[NGX_HTTP_TW_NREASONS];
+} ngx_http_tw_sample_t;
 
 
 typedef struct {
     ngx_atomic_t                stamp;
-    ngx_atomic_t                count;
-} ngx_http_tw_server_tick_t;
+    ngx_atomic_t                fin;         /* all reasons */
+} ngx_http_tw_server_sample_t;
 
 
 /*
@@ -132,7 +138,7 @@ struct ngx_http_tw_block_s {
     ngx_atomic_t                closes[NGX_HTTP_TW_NREASONS]
                                       [NGX_HTTP_TW_NCLOSERS];
 
-    ngx_http_tw_server_tick_t   ring[NGX_HTTP_TW_RING];
+    ngx_http_tw_server_sample_t ring[NGX_HTTP_TW_RING];
 
     /* at the last reset, under shpool->mutex */
     ngx_atomic_uint_t           base_requests;
@@ -194,7 +200,8 @@ typedef struct {
     ngx_http_tw_block_t        *blocks;
     ngx_uint_t                  full;         /* "zone is full" logged */
 
-    ngx_http_tw_tick_t          ring[NGX_HTTP_TW_RING];
+    ngx_http_tw_sample_t        ring[NGX_HTTP_TW_RING];
+    ngx_atomic_t                sampled;     /* the last second sampled */
 
     /* tw_key: the index, how many values it holds, and the rest */
     ngx_http_tw_key_t *volatile keys[NGX_HTTP_TW_KEY_BUCKETS];
@@ -458,57 +465,15 @@ ngx_http_tw_decide(ngx_connection_t *c, ngx_http_tw_snapshot_t *s,
 
 
 /* ngx_http_tw_timewait.c */
-ngx_uint_t ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
-    ngx_uint_t n, ngx_atomic_uint_t now);
-ngx_int_t ngx_http_tw_timewait_claim(ngx_http_tw_shctx_t *sh,
-    ngx_http_tw_block_t *b, ngx_uint_t reason, ngx_atomic_uint_t now);
-ngx_int_t ngx_http_tw_timewait_claim_server(ngx_http_tw_server_tick_t *st,
-    ngx_atomic_uint_t now);
 ngx_atomic_uint_t ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons);
 ngx_atomic_uint_t ngx_http_tw_timewait_server(ngx_http_tw_block_t *b);
 void ngx_http_tw_timewait_kernel(ngx_http_tw_shctx_t *sh, ngx_log_t *log);
+void ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh);
+void ngx_http_tw_timewait_block(ngx_http_tw_block_t *b);
 
-/*
- * A close where nginx sent the first FIN, counted in the estimate's ring
- * for this second.  Inline, as most closes take this path: only the
- * first close of a second calls out, in tail position, to claim its slot
- * and count there.  Returns NGX_OK, for the caller's tail call.
- */
-
-static ngx_inline ngx_int_t
-ngx_http_tw_timewait_add(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
-    ngx_uint_t reason)
-{
-    ngx_atomic_uint_t           now;
-    ngx_http_tw_tick_t         *t;
-    ngx_http_tw_server_tick_t  *st;
-
-    now = ngx_http_tw_ring_now();
-
-    t = &sh->ring[now % NGX_HTTP_TW_RING];
-
-    if (ngx_http_tw_unlikely(t->stamp != now)) {
-        return ngx_http_tw_timewait_claim(sh, b, reason, now);
-    }
-
-    (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
-
-    if (b == NULL) {
-        return NGX_OK;
-    }
-
-    st = &b->ring[now % NGX_HTTP_TW_RING];
-
-    if (ngx_http_tw_unlikely(st->stamp != now)) {
-        return ngx_http_tw_timewait_claim_server(st, now);
-    }
-
-    (void) ngx_atomic_fetch_add(&st->count, 1);
-
-    return NGX_OK;
-}
-
+/* the second of this worker's last sample */
+extern ngx_atomic_uint_t  ngx_http_tw_second;
 
 /* ngx_http_tw_keys.c */
 ngx_http_tw_key_t *ngx_http_tw_key_get(ngx_http_request_t *r,

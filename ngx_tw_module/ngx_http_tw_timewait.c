@@ -5,11 +5,16 @@
 
 
 /*
- * TIME_WAIT now.  The module's estimate: a ring of per-second counts of
- * the closes where nginx sent the first FIN, summed over the last 60
- * seconds, which is how long Linux keeps a TIME_WAIT socket.  Beside it,
- * the kernel's own figures: TIME_WAIT sockets on nginx's HTTP listening
- * ports, and on the whole host, read at most once a second.
+ * TIME_WAIT now.  The module's estimate: the closes where nginx sent the
+ * first FIN in the last 60 seconds, which is how long Linux keeps a
+ * TIME_WAIT socket.  The close counters count them; before the first of
+ * them in a second, the worker that comes to it first stores their
+ * totals in a ring, one slot per second.  A sample is then the totals at
+ * the start of its second, and of every second since the one before it,
+ * as no close by nginx came in between: the estimate is the totals now
+ * less the earliest sample of the last 60 seconds, or 0 without one.
+ * Beside it, the kernel's own figures: TIME_WAIT sockets on nginx's HTTP
+ * listening ports, and on the whole host, read at most once a second.
  */
 
 
@@ -25,25 +30,29 @@
 #endif
 
 
-/*
- * A slot being claimed holds ~pid, its claimer's pid with every bit
- * flipped: above any second of the monotonic clock, as Linux pids stay
- * below 2^22, even with 32-bit counters.
- */
-
-#define ngx_http_tw_ring_busy(pid)      (~(ngx_atomic_uint_t) (pid))
-#define ngx_http_tw_ring_is_busy(stamp)                                       \
-    ((stamp) >= ~(ngx_atomic_uint_t) 0x3fffff)
-#define ngx_http_tw_ring_claimer(stamp) ((ngx_pid_t) ~(stamp))
-
 /* a set of TCP ports, a bit each: every port an nginx can listen on */
 #define ngx_http_tw_port_in(set, port)                                        \
     ((set)[(port) >> 3] & (1 << ((port) & 7)))
 
-/* a stamp this far ahead is from before the clock wrapped (24.8 days) */
+/*
+ * A 32-bit ngx_msec_t wraps every 49.7 days, and the seconds with it: a
+ * stamp this far ahead is from before the wrap, one nearer is a worker's
+ * cached clock a little ahead of the reader's
+ */
 #define NGX_HTTP_TW_RING_WRAPPED  (NGX_MAX_UINT32_VALUE / 1000 / 2)
+#define NGX_HTTP_TW_RING_PERIOD   (NGX_MAX_UINT32_VALUE / 1000 + 1)
+
+/* not a sample to use */
+#define NGX_HTTP_TW_RING_NONE     ((ngx_atomic_uint_t) -1)
+
+/* how long a close waits for another worker's sample: about 0.1 ms */
+#define NGX_HTTP_TW_RING_SPIN     4096
 
 
+static ngx_atomic_uint_t ngx_http_tw_ring_age(ngx_atomic_uint_t stamp,
+    ngx_atomic_uint_t now);
+static ngx_uint_t ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
+    ngx_atomic_uint_t now);
 #if (NGX_LINUX)
 static ngx_int_t ngx_http_tw_kernel_listen(u_char *ports, ngx_uint_t n,
     ngx_log_t *log);
@@ -57,195 +66,265 @@ static ngx_int_t ngx_http_tw_kernel_host(ngx_log_t *log);
 #endif
 
 
-/*
- * Makes a slot count the second "now".  The first writer of a new second
- * marks the slot busy, zeroes it, then stamps it; the others wait the few
- * instructions that takes.  Returns 0 when the slot cannot be had (a
- * writer stalled mid-way, or this writer's cached time a minute or more
- * behind, the slot counting a later second): that close is then missing
- * from the estimate, and nothing ever blocks.
- */
-
-ngx_uint_t
-ngx_http_tw_ring_claim(ngx_atomic_t *stamp, ngx_atomic_t *counts,
-    ngx_uint_t n, ngx_atomic_uint_t now)
-{
-    ngx_uint_t         i, spin;
-    ngx_atomic_uint_t  old;
-
-    for (spin = 0; spin < 2048; spin++) {
-
-        old = *stamp;
-
-        if (old == now) {
-            return 1;
-        }
-
-        if (ngx_http_tw_ring_is_busy(old)) {
-
-            if (spin < 2047) {
-                ngx_cpu_pause();
-                continue;
-            }
-
-            /*
-             * still busy after all this: taken over only from a claimer
-             * that died, as one that was only descheduled would zero
-             * the counts again when it runs on
-             */
-
-            if (!ngx_http_tw_pid_gone(ngx_http_tw_ring_claimer(old))) {
-                return 0;
-            }
-
-        } else if (old > now && old - now < NGX_HTTP_TW_RING_WRAPPED) {
-
-            /*
-             * a later second, at least 64 seconds ahead: this worker
-             * stalled in one pass of its event loop for that long, the
-             * other workers go on counting
-             */
-
-            return 0;
-        }
-
-        /*
-         * a dead claimer's mark, an older second, or a second from
-         * before the clock wrapped (a 32-bit ngx_msec_t, every 49.7 days)
-         */
-
-        if (ngx_atomic_cmp_set(stamp, old, ngx_http_tw_ring_busy(ngx_pid))) {
-            for (i = 0; i < n; i++) {
-                counts[i] = 0;
-            }
-
-            ngx_memory_barrier();
-
-            *stamp = now;
-
-            return 1;
-        }
-
-        ngx_cpu_pause();
-    }
-
-    /* the claimer may have finished while the last round looked */
-
-    return (*stamp == now);
-}
+ngx_atomic_uint_t  ngx_http_tw_second;
 
 
 /*
- * The rest of ngx_http_tw_timewait_add(), from the first close of a
- * second in the estimate's ring: the slot claimed, then the server's
- * ring as there.
+ * Before this worker's first close by nginx of a second: stores the
+ * totals of those closes, for the estimate and for each server's block,
+ * in the slot of the second, unless another worker has.  A slot's stamp
+ * is 0 while it is written, so that readers skip it, and the estimate's
+ * is written last.  A worker that finds the second taken waits, briefly,
+ * for its sample to be written, so that the close it is about to count
+ * is not in it; a worker whose cached clock is behind the others' takes
+ * no sample.  A worker killed while it writes leaves its second without
+ * a sample; the estimate then uses the next one, which leaves out the
+ * closes of that second.
  */
 
-ngx_int_t
-ngx_http_tw_timewait_claim(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
-    ngx_uint_t reason, ngx_atomic_uint_t now)
+void
+ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
 {
-    ngx_http_tw_tick_t         *t;
-    ngx_http_tw_server_tick_t  *st;
+    ngx_uint_t             i, r;
+    ngx_atomic_uint_t      now, old, fin;
+    ngx_http_tw_block_t   *b;
+    ngx_http_tw_sample_t  *t;
+
+    now = ngx_http_tw_ring_now();
+    ngx_http_tw_second = now;
 
     t = &sh->ring[now % NGX_HTTP_TW_RING];
+    old = sh->sampled;
 
-    if (ngx_http_tw_ring_claim(&t->stamp, t->counts, NGX_HTTP_TW_NREASONS,
-                               now))
-    {
-        (void) ngx_atomic_fetch_add(&t->counts[reason], 1);
+    if (old > now && old - now < NGX_HTTP_TW_RING_WRAPPED) {
+        /* a later second sampled: this worker's clock is behind */
+        return;
     }
 
-    if (b == NULL) {
-        return NGX_OK;
+    if (old == now || !ngx_atomic_cmp_set(&sh->sampled, old, now)) {
+
+        for (i = 0; i < NGX_HTTP_TW_RING_SPIN && t->stamp != now; i++) {
+            ngx_cpu_pause();
+        }
+
+        return;
     }
 
-    st = &b->ring[now % NGX_HTTP_TW_RING];
+    t->stamp = 0;
+    ngx_memory_barrier();
 
-    if (st->stamp != now) {
-        return ngx_http_tw_timewait_claim_server(st, now);
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        fin = 0;
+
+        for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
+            fin += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
+        }
+
+        t->fin[r] = fin;
     }
 
-    (void) ngx_atomic_fetch_add(&st->count, 1);
+    /* a block is linked in whole, at the head, and never taken out */
 
-    return NGX_OK;
+    for (b = sh->blocks; b; b = b->next) {
+        fin = 0;
+
+        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+            fin += b->closes[r][NGX_HTTP_TW_SERVER];
+        }
+
+        b->ring[now % NGX_HTTP_TW_RING].stamp = 0;
+        ngx_memory_barrier();
+        b->ring[now % NGX_HTTP_TW_RING].fin = fin;
+        ngx_memory_barrier();
+        b->ring[now % NGX_HTTP_TW_RING].stamp = now;
+    }
+
+    ngx_memory_barrier();
+    t->stamp = now;
 }
 
 
-/* the first close of a second in a server's ring */
+/*
+ * A new server block (in the master, at start or reload): a sample of
+ * its zero totals, as the estimate's samples of this second may be taken
+ * already, and without one its first closes would not count.
+ */
 
-ngx_int_t
-ngx_http_tw_timewait_claim_server(ngx_http_tw_server_tick_t *st,
+void
+ngx_http_tw_timewait_block(ngx_http_tw_block_t *b)
+{
+    ngx_atomic_uint_t  now;
+
+    now = ngx_http_tw_ring_now();
+
+    b->ring[now % NGX_HTTP_TW_RING].fin = 0;
+    ngx_memory_barrier();
+    b->ring[now % NGX_HTTP_TW_RING].stamp = now;
+}
+
+
+/*
+ * How many seconds before "now" a sample was taken: 0 for one a little
+ * ahead (taken by a worker whose cached clock is ahead of the reader's);
+ * NGX_HTTP_TW_RING_NONE for none, or one being written.
+ */
+
+static ngx_atomic_uint_t
+ngx_http_tw_ring_age(ngx_atomic_uint_t stamp, ngx_atomic_uint_t now)
+{
+    if (stamp == 0) {
+        return NGX_HTTP_TW_RING_NONE;
+    }
+
+    if (stamp <= now) {
+        return now - stamp;
+    }
+
+    if (stamp - now < NGX_HTTP_TW_RING_WRAPPED) {
+        return 0;
+    }
+
+    /* from before a 32-bit clock wrapped */
+
+    return now + NGX_HTTP_TW_RING_PERIOD - stamp;
+}
+
+
+/*
+ * The slot of the estimate's base in a ring whose stamps are "size" bytes
+ * apart: the earliest sample of the window, or NGX_HTTP_TW_RING for none.
+ */
+
+static ngx_uint_t
+ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
     ngx_atomic_uint_t now)
 {
-    if (ngx_http_tw_ring_claim(&st->stamp, &st->count, 1, now)) {
-        (void) ngx_atomic_fetch_add(&st->count, 1);
+    ngx_uint_t          i, base;
+    ngx_atomic_uint_t   age, oldest;
+
+    base = NGX_HTTP_TW_RING;
+    oldest = 0;
+
+    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
+        age = ngx_http_tw_ring_age(*(ngx_atomic_t *) ((u_char *) stamps
+                                                      + i * size),
+                                   now);
+
+        if (age < NGX_HTTP_TW_WINDOW
+            && (base == NGX_HTTP_TW_RING || age > oldest))
+        {
+            oldest = age;
+            base = i;
+        }
     }
 
-    return NGX_OK;
+    return base;
 }
 
 
-/* the estimate: all reasons, and each in "reasons" */
+/*
+ * The estimate: all reasons, and each in "reasons".  The base's counts
+ * are read between two looks at its stamp; if it changed (written over
+ * by then), the base is looked for again.
+ */
 
 ngx_atomic_uint_t
 ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons)
 {
-    ngx_uint_t          i, r;
-    ngx_atomic_uint_t   n, now, stamp, total;
-    ngx_http_tw_tick_t *t;
+    ngx_uint_t             i, r, n, found;
+    ngx_atomic_uint_t      now, stamp, total;
+    ngx_atomic_uint_t      base[NGX_HTTP_TW_NREASONS];
+    ngx_http_tw_sample_t  *t;
 
     now = ngx_http_tw_ring_now();
-    total = 0;
 
-    ngx_memzero(reasons, NGX_HTTP_TW_NREASONS * sizeof(ngx_atomic_uint_t));
+    /* the totals first: those of the base cannot be more */
 
-    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        reasons[r] = 0;
+
+        for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
+            reasons[r] += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
+        }
+    }
+
+    found = 0;
+
+    for (n = 0; n < 3 && !found; n++) {
+        i = ngx_http_tw_ring_base(&sh->ring[0].stamp,
+                                  sizeof(ngx_http_tw_sample_t), now);
+
+        if (i == NGX_HTTP_TW_RING) {
+            break;
+        }
+
         t = &sh->ring[i];
         stamp = t->stamp;
-
-        if (ngx_http_tw_ring_is_busy(stamp)
-            || stamp > now || stamp + NGX_HTTP_TW_WINDOW <= now)
-        {
-            continue;
-        }
-
-        /* each count read once: the total is the sum of the reasons */
+        ngx_memory_barrier();
 
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            n = t->counts[r];
-            reasons[r] += n;
-            total += n;
+            base[r] = t->fin[r];
         }
+
+        ngx_memory_barrier();
+
+        found = (t->stamp == stamp);
+    }
+
+    total = 0;
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+
+        /* no sample in the window: no close by nginx in it */
+
+        reasons[r] = (found && reasons[r] > base[r])
+                     ? reasons[r] - base[r] : 0;
+        total += reasons[r];
     }
 
     return total;
 }
 
 
+/* a server's estimate, as the whole one */
+
 ngx_atomic_uint_t
 ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
 {
-    ngx_uint_t                  i;
-    ngx_atomic_uint_t           now, stamp, total;
-    ngx_http_tw_server_tick_t  *st;
+    ngx_uint_t                    i, r, n, found;
+    ngx_atomic_uint_t             now, base, stamp, fin;
+    ngx_http_tw_server_sample_t  *st;
 
     now = ngx_http_tw_ring_now();
-    total = 0;
 
-    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
-        st = &b->ring[i];
-        stamp = st->stamp;
+    fin = 0;
 
-        if (!ngx_http_tw_ring_is_busy(stamp)
-            && stamp <= now && stamp + NGX_HTTP_TW_WINDOW > now)
-        {
-            total += st->count;
-        }
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        fin += b->closes[r][NGX_HTTP_TW_SERVER];
     }
 
-    return total;
+    base = 0;
+    found = 0;
+
+    for (n = 0; n < 3 && !found; n++) {
+        i = ngx_http_tw_ring_base(&b->ring[0].stamp,
+                                  sizeof(ngx_http_tw_server_sample_t), now);
+
+        if (i == NGX_HTTP_TW_RING) {
+            break;
+        }
+
+        st = &b->ring[i];
+        stamp = st->stamp;
+        ngx_memory_barrier();
+        base = st->fin;
+        ngx_memory_barrier();
+
+        found = (st->stamp == stamp);
+    }
+
+    return (found && fin > base) ? fin - base : 0;
 }
 
 

@@ -249,7 +249,12 @@ ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
     b->listen.len = twscf->listen.len;
     ngx_memcpy(p, twscf->listen.data, twscf->listen.len);
 
+    ngx_http_tw_timewait_block(b);
+
+    /* workers walk the list without a lock: linked in once whole */
+
     b->next = sh->blocks;
+    ngx_memory_barrier();
     sh->blocks = b;
 
     return b;

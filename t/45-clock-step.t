@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
 # A step of the wall clock (an NTP step, a VM's clock set right) moves
-# neither TIME_WAIT now nor the uptime: the rings count by nginx's
+# neither TIME_WAIT now nor the uptime: the samples go by nginx's
 # monotonic clock, as the kernel's TIME_WAIT timers do.  The clock of
 # nginx alone is stepped, by a preloaded library.
 

@@ -9,7 +9,9 @@
  * seconds written in the file that TW_CLOCK_SHIFT names (read at every
  * call, so a test can step the clock of a running nginx; the name is
  * taken at load time, as nginx clears its workers' environment).  The
- * monotonic clock is left alone, as a step of the real clock leaves it.
+ * monotonic clock is left alone, as a step of the real clock leaves it,
+ * unless the file has a second number: the seconds to move it forward
+ * by, to see a minute go by in a few seconds.
  */
 
 
@@ -47,12 +49,15 @@ clockshift_init(void)
 }
 
 
+/* the file's first number (the wall clock's step), or its second */
+
 static long
-clockshift_seconds(void)
+clockshift_seconds_n(int which)
 {
     int      fd;
-    char     buf[32];
-    ssize_t  n;
+    char     buf[64], *p;
+    long     n;
+    ssize_t  len;
 
     if (shift_file[0] == '\0') {
         return 0;
@@ -63,16 +68,29 @@ clockshift_seconds(void)
         return 0;
     }
 
-    n = read(fd, buf, sizeof(buf) - 1);
+    len = read(fd, buf, sizeof(buf) - 1);
     close(fd);
 
-    if (n <= 0) {
+    if (len <= 0) {
         return 0;
     }
 
-    buf[n] = '\0';
+    buf[len] = '\0';
 
-    return strtol(buf, NULL, 10);
+    n = strtol(buf, &p, 10);
+
+    if (which == 1) {
+        n = strtol(p, NULL, 10);
+    }
+
+    return n;
+}
+
+
+static long
+clockshift_seconds(void)
+{
+    return clockshift_seconds_n(0);
 }
 
 
@@ -100,6 +118,10 @@ clock_gettime(clockid_t id, struct timespec *ts)
 
     if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
         ts->tv_sec += clockshift_seconds();
+    }
+
+    if (rc == 0 && (id == CLOCK_MONOTONIC || id == CLOCK_MONOTONIC_COARSE)) {
+        ts->tv_sec += clockshift_seconds_n(1);
     }
 
     return rc;

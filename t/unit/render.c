@@ -103,6 +103,20 @@ zone(ngx_pool_t *pool, ngx_uint_t nservers, ngx_uint_t nkeys,
         }
     }
 
+    /*
+     * TIME_WAIT now: v, of the first reason; a sample at the start of the
+     * window takes away the others (a clock of less than a minute leaves
+     * them in, a sum that may wrap)
+     */
+
+    if (ngx_http_tw_ring_now() > NGX_HTTP_TW_WINDOW) {
+        sh->ring[0].stamp = ngx_http_tw_ring_now() - (NGX_HTTP_TW_WINDOW - 1);
+
+        for (r = 1; r < NGX_HTTP_TW_NREASONS; r++) {
+            sh->ring[0].fin[r] = c->closes[r][NGX_HTTP_TW_SERVER];
+        }
+    }
+
     for (i = 0; i < nservers; i++) {
         srv = ngx_pcalloc(pool, sizeof(ngx_http_tw_srv_conf_t));
         block = ngx_pcalloc(pool, sizeof(ngx_http_tw_block_t));
@@ -130,9 +144,14 @@ zone(ngx_pool_t *pool, ngx_uint_t nservers, ngx_uint_t nkeys,
             }
         }
 
-        for (b = 0; b < NGX_HTTP_TW_RING; b++) {
-            block->ring[b].stamp = ngx_time();
-            block->ring[b].count = v;
+        /* TIME_WAIT now: v, as the whole one below */
+
+        if (sh->ring[0].stamp != 0) {
+            block->ring[0].stamp = sh->ring[0].stamp;
+
+            for (r = 1; r < NGX_HTTP_TW_NREASONS; r++) {
+                block->ring[0].fin += block->closes[r][NGX_HTTP_TW_SERVER];
+            }
         }
     }
 

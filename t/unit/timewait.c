@@ -10,8 +10,8 @@
  * same sockets.  Real TIME_WAIT sockets are made on a port of 127.0.0.1
  * (and ::1 where there is IPv6) that the test bound itself, closing the
  * accepted side first; a /proc/net/tcp of its own, longer than the read
- * buffer, checks the parser line by line.  The claim of a ring slot by
- * the first close of a second, in every state the slot can be found in.
+ * buffer, checks the parser line by line.  The estimate from the ring
+ * of samples, against a count of its own.
  * The zone's process entries: a process gone, and their reaping.
  * Prints TAP; t/41-kernel.t runs it.  Built with the objects of the test
  * build of nginx ("make unit").
@@ -317,65 +317,223 @@ file_tests(void)
 }
 
 
+/*
+ * A close by nginx as the close path counts it: a sample before the first
+ * of a second, then the counts, in the worker's slot and the block.
+ */
+
 static void
-ring_tests(void)
+close_by_nginx(ngx_http_tw_shctx_t *sh, ngx_http_tw_block_t *b,
+    ngx_uint_t slot, ngx_uint_t reason, ngx_atomic_uint_t n)
 {
-    ngx_pid_t          pid;
-    ngx_atomic_t       stamp, counts[3];
-    ngx_atomic_uint_t  now;
-
-    now = 100000;
-
-    stamp = now;
-    counts[0] = 5;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
-       && counts[0] == 5, "ring: the current second, kept");
-
-    stamp = now - 64;
-    counts[0] = 5;
-    counts[2] = 7;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
-       && stamp == now && counts[0] == 0 && counts[2] == 0,
-       "ring: an older second, cleared and taken");
-
-    /* a writer whose cached time is 320 s behind leaves a later second */
-
-    stamp = now + 64 * 5;
-    counts[1] = 9;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 0
-       && stamp == now + 64 * 5 && counts[1] == 9,
-       "ring: a second 320 s ahead (a stalled writer), left alone");
-
-    /* 32-bit milliseconds wrapped: the seconds start again from 0 */
-
-    stamp = NGX_MAX_UINT32_VALUE / 1000 - 10;
-    counts[1] = 9;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, 54) == 1
-       && stamp == 54 && counts[1] == 0,
-       "ring: a second from before the clock wrapped, taken");
-
-    /* busy: a claimer alive is waited for, then given up on */
-
-    stamp = ngx_http_tw_ring_busy(getppid());
-    counts[0] = 3;
-    ok(ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 0
-       && counts[0] == 3, "ring: busy with a live claimer, left alone");
-
-    /* busy: a claimer that died is taken over */
-
-    pid = fork();
-
-    if (pid == 0) {
-        _exit(0);
+    if (n == 0) {
+        return;
     }
 
-    waitpid(pid, NULL, 0);
+    if (ngx_http_tw_ring_now() != ngx_http_tw_second) {
+        ngx_http_tw_timewait_sample(sh);
+    }
 
-    stamp = ngx_http_tw_ring_busy(pid);
-    counts[0] = 3;
-    ok(pid > 0 && ngx_http_tw_ring_claim(&stamp, counts, 3, now) == 1
-       && stamp == now && counts[0] == 0,
-       "ring: busy with a claimer that died, taken over");
+    sh->slots[slot].counters.closes[reason][NGX_HTTP_TW_SERVER] += n;
+
+    if (b != NULL) {
+        b->closes[reason][NGX_HTTP_TW_SERVER] += n;
+    }
+}
+
+
+/*
+ * The estimate, against a count of its own: closes at random moments of
+ * 400 seconds, some seconds without any, a minute without any, and the
+ * estimate read at random moments must be the closes of the last 60
+ * seconds, as a whole, by reason and by server.  Then a slot being
+ * written, a clock a little behind, a new server's block, and a clock
+ * that wrapped.
+ */
+
+static void
+sample_tests(void)
+{
+    ngx_uint_t             sec, k, bad, first, reads, reason;
+    ngx_msec_t             start;
+    ngx_atomic_uint_t      want, wantb, want3, got, n, before;
+    ngx_atomic_uint_t      reasons[NGX_HTTP_TW_NREASONS];
+    ngx_atomic_uint_t      added[400], addedb[400], added3[400];
+    ngx_http_tw_block_t   *b, *nb;
+    ngx_http_tw_shctx_t   *sh;
+    ngx_http_tw_sample_t  *t;
+
+    sh = calloc(1, sizeof(ngx_http_tw_shctx_t));
+    b = calloc(1, sizeof(ngx_http_tw_block_t));
+    nb = calloc(1, sizeof(ngx_http_tw_block_t));
+
+    if (sh == NULL || b == NULL || nb == NULL) {
+        ok(0, "sample: memory");
+        return;
+    }
+
+    sh->blocks = b;
+    start = 5000000;
+    ngx_http_tw_second = 0;
+
+    /* none yet: none in the window, whatever the other closers did */
+
+    ngx_current_msec = start;
+    sh->slots[7].counters.closes[3][NGX_HTTP_TW_CLIENT] = 100;
+    sh->slots[7].counters.closes[4][NGX_HTTP_TW_SERVER_RESET] = 100;
+
+    ok(ngx_http_tw_timewait_read(sh, reasons) == 0
+       && ngx_http_tw_timewait_server(b) == 0, "sample: none yet, 0");
+
+    srandom(42);
+    bad = 0;
+    first = 0;
+    reads = 0;
+
+    for (sec = 0; sec < 400; sec++) {
+        added[sec] = 0;
+        addedb[sec] = 0;
+        added3[sec] = 0;
+
+        /* seconds 200 to 269 without a close */
+
+        for (k = 0; k < 4 && (sec < 200 || sec >= 270); k++) {
+
+            ngx_current_msec = start + sec * 1000 + random() % 1000;
+
+            n = random() % 3;
+
+            if (n == 0 || random() % 4 == 0) {
+                continue;
+            }
+
+            reason = random() % NGX_HTTP_TW_NREASONS;
+
+            /* half of them to a server without a block */
+
+            if (random() % 2) {
+                close_by_nginx(sh, b, random() % NGX_HTTP_TW_SLOTS, reason,
+                               n);
+                addedb[sec] += n;
+
+            } else {
+                close_by_nginx(sh, NULL, random() % NGX_HTTP_TW_SLOTS,
+                               reason, n);
+            }
+
+            added[sec] += n;
+
+            if (reason == 3) {
+                added3[sec] += n;
+            }
+        }
+
+        /* read at a moment of the second after its closes */
+
+        ngx_current_msec = start + sec * 1000 + 999;
+
+        want = 0;
+        wantb = 0;
+        want3 = 0;
+
+        for (k = 0; k <= sec; k++) {
+            if (k + NGX_HTTP_TW_WINDOW > sec) {
+                want += added[k];
+                wantb += addedb[k];
+                want3 += added3[k];
+            }
+        }
+
+        got = ngx_http_tw_timewait_read(sh, reasons);
+        reads++;
+
+        if (got != want || reasons[3] != want3
+            || ngx_http_tw_timewait_server(b) != wantb)
+        {
+            if (bad++ == 0) {
+                first = sec;
+            }
+        }
+    }
+
+    ok(bad == 0, "sample: %ui reads in 400 seconds, the estimate is the"
+       " last 60 seconds' closes (%ui wrong, the first at %ui)",
+       reads, bad, first);
+
+    /* a second without a sample for this worker takes one; then not */
+
+    ngx_current_msec = start + 400 * 1000;
+    close_by_nginx(sh, b, 0, 0, 1);
+    t = &sh->ring[ngx_http_tw_ring_now() % NGX_HTTP_TW_RING];
+    before = t->fin[0];
+    ok(t->stamp == ngx_http_tw_ring_now() && sh->sampled == t->stamp,
+       "sample: taken before the first close of a second");
+
+    ngx_http_tw_timewait_sample(sh);
+    ok(t->fin[0] == before, "sample: once a second");
+
+    /* a worker whose cached clock is behind takes none */
+
+    ngx_current_msec = start + 399 * 1000 + 500;
+    t = &sh->ring[ngx_http_tw_ring_now() % NGX_HTTP_TW_RING];
+    before = t->fin[0];
+    ngx_http_tw_timewait_sample(sh);
+    ok(t->fin[0] == before
+       && sh->sampled == (ngx_atomic_uint_t) (start / 1000 + 401),
+       "sample: none from a clock a second behind");
+
+    /*
+     * a slot being written (or left so by a worker killed meanwhile) is
+     * no base: the next one is, leaving out its second's closes
+     */
+
+    ngx_current_msec = start + 401 * 1000;
+    close_by_nginx(sh, b, 1, 2, 5);
+    ngx_current_msec = start + 402 * 1000;
+    close_by_nginx(sh, b, 1, 2, 7);
+
+    /* seconds 400 to 459: 1, 5 and 7 closes */
+
+    ngx_current_msec = start + 400 * 1000 + 59 * 1000;
+    n = ngx_http_tw_timewait_read(sh, reasons);
+    sh->ring[(ngx_http_tw_ring_now() - 59) % NGX_HTTP_TW_RING].stamp = 0;
+    got = ngx_http_tw_timewait_read(sh, reasons);
+    ok(n == 13 && got == 12,
+       "sample: a slot being written is skipped (%uA, then %uA)", n, got);
+
+    /* a minute later: none in the window */
+
+    ngx_current_msec = start + 470 * 1000;
+    ok(ngx_http_tw_timewait_read(sh, reasons) == 0
+       && ngx_http_tw_timewait_server(b) == 0,
+       "sample: none in the last minute, 0");
+
+    /*
+     * a new server's block after this second's sample: its own sample
+     * of 0 lets its closes count
+     */
+
+    ngx_current_msec = start + 480 * 1000;
+    close_by_nginx(sh, b, 0, 0, 1);
+    ngx_http_tw_timewait_block(nb);
+    nb->next = sh->blocks;
+    sh->blocks = nb;
+    close_by_nginx(sh, nb, 0, 0, 4);
+    ok(ngx_http_tw_timewait_server(nb) == 4
+       && ngx_http_tw_timewait_read(sh, reasons) == 5,
+       "sample: a new server's first closes count");
+
+    /* 32-bit milliseconds wrapped: the seconds start again from 1 */
+
+    ok(ngx_http_tw_ring_age(NGX_HTTP_TW_RING_PERIOD - 10, 54) == 64,
+       "sample: a second from before the clock wrapped is old");
+    ok(ngx_http_tw_ring_age(57, 54) == 0
+       && ngx_http_tw_ring_age(0, 54) == NGX_HTTP_TW_RING_NONE,
+       "sample: a second a little ahead is now, none is none");
+
+    free(nb);
+    free(b);
+    free(sh);
 }
 
 
@@ -456,7 +614,7 @@ main(int argc, char **argv)
     family_tests(AF_INET, "IPv4", 50);
     family_tests(AF_INET6, "IPv6", 20);
     file_tests();
-    ring_tests();
+    sample_tests();
 
     ngx_pid = getpid();
     proc_tests();
