@@ -81,6 +81,7 @@ my @clients = (
 );
 
 my $tw0 = $t->kernel_counter('TcpExtTW');
+my $start = time;
 
 my @pids;
 for my $client (@clients) {
@@ -135,6 +136,17 @@ ok($c->{"$_"} > 0, "$_ seen")
 
 is($tw, $by{server} + $by{client},
    "kernel: created $tw TIME-WAIT sockets, one per FIN close counted");
+
+# TIME_WAIT now: every close by nginx of the run, while the run is
+# within its 60 s window; both workers took samples as the seconds
+# turned, each waiting for the other's before it counted a close
+
+SKIP: {
+    my $took = time - $start;
+    skip "the run took $took s, near the 60 s window", 1 if $took > 50;
+    is($t->status->{time_wait}{estimate}, $by{server},
+       "TIME_WAIT now: all $by{server} closes by nginx");
+}
 
 my ($ss_server, $ss_client) = ($t->tw_server, $t->tw_client);
 ok($ss_server <= $by{server} && $ss_server >= $by{server} * 0.9,

@@ -472,6 +472,23 @@ sample_tests(void)
     ngx_http_tw_timewait_sample(sh);
     ok(t->fin[0] == before, "sample: once a second");
 
+    /*
+     * a second another worker took and has not written yet (it stalled,
+     * or died): waited for, briefly, and left to it
+     */
+
+    ngx_current_msec = start + 401 * 1000 + 300;
+    ngx_http_tw_second = 0;
+    t = &sh->ring[ngx_http_tw_ring_now() % NGX_HTTP_TW_RING];
+    sh->sampled = ngx_http_tw_ring_now();
+    t->stamp = 0;
+    t->fin[0] = 77;
+    ngx_http_tw_timewait_sample(sh);
+    ok(t->stamp == 0 && t->fin[0] == 77
+       && ngx_http_tw_second == ngx_http_tw_ring_now(),
+       "sample: a second taken by another worker is left to it");
+    sh->sampled = start / 1000 + 401;
+
     /* a worker whose cached clock is behind takes none */
 
     ngx_current_msec = start + 399 * 1000 + 500;
