@@ -103,7 +103,13 @@ ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
 
     if (old == now || !ngx_atomic_cmp_set(&sh->sampled, old, now)) {
 
-        for (i = 0; i < NGX_HTTP_TW_RING_SPIN && t->stamp != now; i++) {
+        /* another worker's second: its sample, unless a later one's */
+
+        for (i = 0;
+             i < NGX_HTTP_TW_RING_SPIN
+             && t->stamp != now && sh->sampled == now;
+             i++)
+        {
             ngx_cpu_pause();
         }
 
