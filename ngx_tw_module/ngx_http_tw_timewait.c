@@ -45,7 +45,7 @@
 /* not a sample to use */
 #define NGX_HTTP_TW_RING_NONE     ((ngx_atomic_uint_t) -1)
 
-/* how long a close waits for another worker's sample: about 0.1 ms */
+/* how long a close waits for another worker's sample, in CPU pauses */
 #define NGX_HTTP_TW_RING_SPIN     4096
 
 
