@@ -36,23 +36,29 @@
 
 /*
  * A 32-bit ngx_msec_t wraps every 49.7 days, and the seconds with it: a
- * stamp this far ahead is from before the wrap, one nearer is a worker's
- * cached clock a little ahead of the reader's
+ * stamp up to a ring's length ahead is a worker's cached clock ahead of
+ * this one's, one further ahead is from before the wrap
  */
-#define NGX_HTTP_TW_RING_WRAPPED  (NGX_MAX_UINT32_VALUE / 1000 / 2)
+#define NGX_HTTP_TW_RING_AHEAD    NGX_HTTP_TW_RING
 #define NGX_HTTP_TW_RING_PERIOD   (NGX_MAX_UINT32_VALUE / 1000 + 1)
 
 /* not a sample to use */
 #define NGX_HTTP_TW_RING_NONE     ((ngx_atomic_uint_t) -1)
 
-/* how long a close waits for another worker's sample, in CPU pauses */
+/*
+ * how long a close waits for another worker's sample: CPU pauses, then
+ * yields of the CPU, for a sampler that lost it in the middle
+ */
 #define NGX_HTTP_TW_RING_SPIN     4096
+#define NGX_HTTP_TW_RING_YIELD    64
 
 
 static ngx_atomic_uint_t ngx_http_tw_ring_age(ngx_atomic_uint_t stamp,
     ngx_atomic_uint_t now);
 static ngx_uint_t ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
-    ngx_atomic_uint_t now);
+    ngx_atomic_uint_t now, ngx_atomic_uint_t *stamp);
+static void ngx_http_tw_ring_wait(ngx_http_tw_shctx_t *sh,
+    ngx_http_tw_sample_t *t, ngx_atomic_uint_t now);
 #if (NGX_LINUX)
 static ngx_int_t ngx_http_tw_kernel_listen(u_char *ports, ngx_uint_t n,
     ngx_log_t *log);
@@ -74,12 +80,14 @@ ngx_atomic_uint_t  ngx_http_tw_second;
  * totals of those closes, for the estimate and for each server's block,
  * in the slot of the second, unless another worker has.  A slot's stamp
  * is 0 while it is written, so that readers skip it, and the estimate's
- * is written last.  A worker that finds the second taken waits, briefly,
- * for its sample to be written, so that the close it is about to count
- * is not in it; a worker whose cached clock is behind the others' takes
- * no sample.  A worker killed while it writes leaves its second without
- * a sample; the estimate then uses the next one, which leaves out the
- * closes of that second.
+ * is written last.  A worker that finds the second taken waits, for a
+ * bounded time, for its sample to be written, so that the close it is
+ * about to count is not in it; a worker whose cached clock is behind the
+ * others' takes no sample.  A worker killed while it writes leaves its
+ * second without a sample; the estimate then uses the next one, which
+ * leaves out the closes of that second.  One that stalls for a second or
+ * more in the middle leaves it so too, rather than store totals of a
+ * later moment under its second.
  */
 
 void
@@ -96,23 +104,13 @@ ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
     t = &sh->ring[now % NGX_HTTP_TW_RING];
     old = sh->sampled;
 
-    if (old > now && old - now < NGX_HTTP_TW_RING_WRAPPED) {
+    if (old > now && old - now <= NGX_HTTP_TW_RING_AHEAD) {
         /* a later second sampled: this worker's clock is behind */
         return;
     }
 
     if (old == now || !ngx_atomic_cmp_set(&sh->sampled, old, now)) {
-
-        /* another worker's second: its sample, unless a later one's */
-
-        for (i = 0;
-             i < NGX_HTTP_TW_RING_SPIN
-             && t->stamp != now && sh->sampled == now;
-             i++)
-        {
-            ngx_cpu_pause();
-        }
-
+        ngx_http_tw_ring_wait(sh, t, now);
         return;
     }
 
@@ -142,11 +140,46 @@ ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
         ngx_memory_barrier();
         b->ring[now % NGX_HTTP_TW_RING].fin = fin;
         ngx_memory_barrier();
-        b->ring[now % NGX_HTTP_TW_RING].stamp = now;
+
+        if (sh->sampled == now) {
+            b->ring[now % NGX_HTTP_TW_RING].stamp = now;
+        }
     }
 
     ngx_memory_barrier();
-    t->stamp = now;
+
+    if (sh->sampled == now) {
+        t->stamp = now;
+    }
+}
+
+
+/*
+ * Another worker's sample of this second: waited for while that worker
+ * writes it, and this second is still the last sampled.  The pauses are
+ * enough for a sampler that runs on; a sampler that lost its CPU in the
+ * middle may need this one's.
+ */
+
+static void
+ngx_http_tw_ring_wait(ngx_http_tw_shctx_t *sh, ngx_http_tw_sample_t *t,
+    ngx_atomic_uint_t now)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_TW_RING_SPIN + NGX_HTTP_TW_RING_YIELD; i++) {
+
+        if (t->stamp == now || sh->sampled != now) {
+            return;
+        }
+
+        if (i < NGX_HTTP_TW_RING_SPIN) {
+            ngx_cpu_pause();
+
+        } else {
+            ngx_sched_yield();
+        }
+    }
 }
 
 
@@ -186,7 +219,7 @@ ngx_http_tw_ring_age(ngx_atomic_uint_t stamp, ngx_atomic_uint_t now)
         return now - stamp;
     }
 
-    if (stamp - now < NGX_HTTP_TW_RING_WRAPPED) {
+    if (stamp - now <= NGX_HTTP_TW_RING_AHEAD) {
         return 0;
     }
 
@@ -198,29 +231,30 @@ ngx_http_tw_ring_age(ngx_atomic_uint_t stamp, ngx_atomic_uint_t now)
 
 /*
  * The slot of the estimate's base in a ring whose stamps are "size" bytes
- * apart: the earliest sample of the window, or NGX_HTTP_TW_RING for none.
+ * apart, and the stamp it was chosen by: the earliest sample of the
+ * window, or NGX_HTTP_TW_RING for none.
  */
 
 static ngx_uint_t
 ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
-    ngx_atomic_uint_t now)
+    ngx_atomic_uint_t now, ngx_atomic_uint_t *stamp)
 {
     ngx_uint_t          i, base;
-    ngx_atomic_uint_t   age, oldest;
+    ngx_atomic_uint_t   age, oldest, st;
 
     base = NGX_HTTP_TW_RING;
     oldest = 0;
 
     for (i = 0; i < NGX_HTTP_TW_RING; i++) {
-        age = ngx_http_tw_ring_age(*(ngx_atomic_t *) ((u_char *) stamps
-                                                      + i * size),
-                                   now);
+        st = *(volatile ngx_atomic_t *) ((u_char *) stamps + i * size);
+        age = ngx_http_tw_ring_age(st, now);
 
         if (age < NGX_HTTP_TW_WINDOW
             && (base == NGX_HTTP_TW_RING || age > oldest))
         {
             oldest = age;
             base = i;
+            *stamp = st;
         }
     }
 
@@ -229,9 +263,12 @@ ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
 
 
 /*
- * The estimate: all reasons, and each in "reasons".  The base's counts
- * are read between two looks at its stamp; if it changed (written over
- * by then), the base is looked for again.
+ * The estimate: all reasons, and each in "reasons"; 0 with no sample in
+ * the window, as no close by nginx came then.  The base's counts are
+ * read between two looks at its stamp, the one it was chosen by, and
+ * again if it changed (written over by then); then the totals, which
+ * cannot be less (but for a 32-bit counter that wrapped, which the
+ * subtraction takes as it comes).
  */
 
 ngx_atomic_uint_t
@@ -244,29 +281,17 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_sample_t  *t;
 
     now = ngx_http_tw_ring_now();
-
-    /* the totals first: those of the base cannot be more */
-
-    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-        reasons[r] = 0;
-
-        for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
-            reasons[r] += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
-        }
-    }
-
     found = 0;
 
     for (n = 0; n < 3 && !found; n++) {
         i = ngx_http_tw_ring_base(&sh->ring[0].stamp,
-                                  sizeof(ngx_http_tw_sample_t), now);
+                                  sizeof(ngx_http_tw_sample_t), now, &stamp);
 
         if (i == NGX_HTTP_TW_RING) {
             break;
         }
 
         t = &sh->ring[i];
-        stamp = t->stamp;
         ngx_memory_barrier();
 
         for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
@@ -281,11 +306,17 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     total = 0;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        reasons[r] = 0;
 
-        /* no sample in the window: no close by nginx in it */
+        if (!found) {
+            continue;
+        }
 
-        reasons[r] = (found && reasons[r] > base[r])
-                     ? reasons[r] - base[r] : 0;
+        for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
+            reasons[r] += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
+        }
+
+        reasons[r] -= base[r];
         total += reasons[r];
     }
 
@@ -303,26 +334,19 @@ ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
     ngx_http_tw_server_sample_t  *st;
 
     now = ngx_http_tw_ring_now();
-
-    fin = 0;
-
-    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-        fin += b->closes[r][NGX_HTTP_TW_SERVER];
-    }
-
     base = 0;
     found = 0;
 
     for (n = 0; n < 3 && !found; n++) {
         i = ngx_http_tw_ring_base(&b->ring[0].stamp,
-                                  sizeof(ngx_http_tw_server_sample_t), now);
+                                  sizeof(ngx_http_tw_server_sample_t), now,
+                                  &stamp);
 
         if (i == NGX_HTTP_TW_RING) {
             break;
         }
 
         st = &b->ring[i];
-        stamp = st->stamp;
         ngx_memory_barrier();
         base = st->fin;
         ngx_memory_barrier();
@@ -330,7 +354,17 @@ ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
         found = (st->stamp == stamp);
     }
 
-    return (found && fin > base) ? fin - base : 0;
+    if (!found) {
+        return 0;
+    }
+
+    fin = 0;
+
+    for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
+        fin += b->closes[r][NGX_HTTP_TW_SERVER];
+    }
+
+    return fin - base;
 }
 
 

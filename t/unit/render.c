@@ -104,18 +104,11 @@ zone(ngx_pool_t *pool, ngx_uint_t nservers, ngx_uint_t nkeys,
     }
 
     /*
-     * TIME_WAIT now: v, of the first reason; a sample at the start of the
-     * window takes away the others (a clock of less than a minute leaves
-     * them in, a sum that may wrap)
+     * TIME_WAIT now: v for each reason with closes (their total may
+     * wrap), from a sample of 0 in the window
      */
 
-    if (ngx_http_tw_ring_now() > NGX_HTTP_TW_WINDOW) {
-        sh->ring[0].stamp = ngx_http_tw_ring_now() - (NGX_HTTP_TW_WINDOW - 1);
-
-        for (r = 1; r < NGX_HTTP_TW_NREASONS; r++) {
-            sh->ring[0].fin[r] = c->closes[r][NGX_HTTP_TW_SERVER];
-        }
-    }
+    sh->ring[0].stamp = ngx_http_tw_ring_now();
 
     for (i = 0; i < nservers; i++) {
         srv = ngx_pcalloc(pool, sizeof(ngx_http_tw_srv_conf_t));
@@ -144,15 +137,9 @@ zone(ngx_pool_t *pool, ngx_uint_t nservers, ngx_uint_t nkeys,
             }
         }
 
-        /* TIME_WAIT now: v, as the whole one below */
+        /* TIME_WAIT now: the sum of its reasons, which may wrap */
 
-        if (sh->ring[0].stamp != 0) {
-            block->ring[0].stamp = sh->ring[0].stamp;
-
-            for (r = 1; r < NGX_HTTP_TW_NREASONS; r++) {
-                block->ring[0].fin += block->closes[r][NGX_HTTP_TW_SERVER];
-            }
-        }
+        block->ring[0].stamp = sh->ring[0].stamp;
     }
 
     /* distinct values of the same length: the last bytes count up */

@@ -547,6 +547,9 @@ sample_tests(void)
     ok(ngx_http_tw_ring_age(57, 54) == 0
        && ngx_http_tw_ring_age(0, 54) == NGX_HTTP_TW_RING_NONE,
        "sample: a second a little ahead is now, none is none");
+    ok(ngx_http_tw_ring_age(54 + 65, 54)
+       == NGX_HTTP_TW_RING_PERIOD - 65,
+       "sample: more than 64 seconds ahead, from before a wrap");
 
     free(nb);
     free(b);
