@@ -65,7 +65,7 @@ sub closes {
 # two seconds on, so that the closes before and after are of different
 # seconds, and each worker has seen its clock moved
 
-sub sampled { select(undef, undef, undef, 2.2) }
+sub later { select(undef, undef, undef, 2.2) }
 
 sub estimate_is {
     my ($one, $two, $name) = @_;
@@ -83,28 +83,28 @@ sub estimate_is {
 my $st = closes(4, 'PORT', 'one.example');
 is($st->{'client_close/server'}, 4, '4 closes by nginx');
 estimate_is(4, 0, 'at once');
-sampled();
+later();
 
 # 30 s on: the first closes are still in the window
 
 forward(30);
-sampled();
+later();
 estimate_is(4, 0, '30 s on');
 
 closes(3, 'PORT_1', 'two.example');
 estimate_is(4, 3, '30 s on, 3 more');
-sampled();
+later();
 
 # 61 s after the first closes: they are out, the newer ones still in
 
 forward(61);
-sampled();
+later();
 estimate_is(0, 3, '61 s on');
 
 # and 61 s after the newer ones
 
 forward(92);
-sampled();
+later();
 estimate_is(0, 0, '92 s on');
 
 # the counts since start are all there
