@@ -111,6 +111,8 @@ typedef struct {
     ((ngx_atomic_uint_t) (ngx_current_msec / 1000 + 1))
 
 
+/* the totals right after the stamp: ngx_http_tw_ring_base() reads both */
+
 typedef struct {
     ngx_atomic_t                stamp;       /* the second sampled, or 0 */
     ngx_atomic_t                fin[NGX_HTTP_TW_NREASONS];

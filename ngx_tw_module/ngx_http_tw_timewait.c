@@ -55,8 +55,8 @@
 
 static ngx_atomic_uint_t ngx_http_tw_ring_age(ngx_atomic_uint_t stamp,
     ngx_atomic_uint_t now);
-static ngx_uint_t ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
-    ngx_atomic_uint_t now, ngx_atomic_uint_t *stamp);
+static ngx_int_t ngx_http_tw_ring_base(ngx_atomic_t *ring, size_t size,
+    ngx_uint_t n, ngx_atomic_uint_t *base);
 static void ngx_http_tw_ring_wait(ngx_http_tw_shctx_t *sh,
     ngx_http_tw_sample_t *t, ngx_atomic_uint_t now);
 #if (NGX_LINUX)
@@ -230,88 +230,89 @@ ngx_http_tw_ring_age(ngx_atomic_uint_t stamp, ngx_atomic_uint_t now)
 
 
 /*
- * The slot of the estimate's base in a ring whose stamps are "size" bytes
- * apart, and the stamp it was chosen by: the earliest sample of the
- * window, or NGX_HTTP_TW_RING for none.
+ * The estimate's base in a ring of slots "size" bytes apart, each a stamp
+ * and "n" totals: the totals of the earliest sample of the window, copied
+ * to "base".  They are read between two looks at the stamp the slot was
+ * chosen by, and looked for again if it changed (written over by then).
+ * NGX_DECLINED with no sample in the window: no close by nginx came then.
  */
 
-static ngx_uint_t
-ngx_http_tw_ring_base(ngx_atomic_t *stamps, size_t size,
-    ngx_atomic_uint_t now, ngx_atomic_uint_t *stamp)
+static ngx_int_t
+ngx_http_tw_ring_base(ngx_atomic_t *ring, size_t size, ngx_uint_t n,
+    ngx_atomic_uint_t *base)
 {
-    ngx_uint_t          i, base;
-    ngx_atomic_uint_t   age, oldest, st;
+    ngx_uint_t          i, k, tries, slot;
+    ngx_atomic_t       *t;
+    ngx_atomic_uint_t   now, age, oldest, stamp, st;
 
-    base = NGX_HTTP_TW_RING;
-    oldest = 0;
+    now = ngx_http_tw_ring_now();
 
-    for (i = 0; i < NGX_HTTP_TW_RING; i++) {
-        st = *(volatile ngx_atomic_t *) ((u_char *) stamps + i * size);
-        age = ngx_http_tw_ring_age(st, now);
+    for (tries = 0; tries < 3; tries++) {
+        slot = NGX_HTTP_TW_RING;
+        oldest = 0;
+        stamp = 0;
 
-        if (age < NGX_HTTP_TW_WINDOW
-            && (base == NGX_HTTP_TW_RING || age > oldest))
-        {
-            oldest = age;
-            base = i;
-            *stamp = st;
+        for (i = 0; i < NGX_HTTP_TW_RING; i++) {
+            st = *(volatile ngx_atomic_t *) ((u_char *) ring + i * size);
+            age = ngx_http_tw_ring_age(st, now);
+
+            if (age < NGX_HTTP_TW_WINDOW
+                && (slot == NGX_HTTP_TW_RING || age > oldest))
+            {
+                oldest = age;
+                slot = i;
+                stamp = st;
+            }
+        }
+
+        if (slot == NGX_HTTP_TW_RING) {
+            return NGX_DECLINED;
+        }
+
+        t = (ngx_atomic_t *) ((u_char *) ring + slot * size);
+        ngx_memory_barrier();
+
+        for (k = 0; k < n; k++) {
+            base[k] = t[1 + k];
+        }
+
+        ngx_memory_barrier();
+
+        if (t[0] == stamp) {
+            return NGX_OK;
         }
     }
 
-    return base;
+    return NGX_DECLINED;
 }
 
 
 /*
- * The estimate: all reasons, and each in "reasons"; 0 with no sample in
- * the window, as no close by nginx came then.  The base's counts are
- * read between two looks at its stamp, the one it was chosen by, and
- * again if it changed (written over by then); then the totals, which
- * cannot be less (but for a 32-bit counter that wrapped, which the
- * subtraction takes as it comes).
+ * The estimate: all reasons, and each in "reasons".  The base is read
+ * before the totals, which cannot be less (but for a 32-bit counter that
+ * wrapped, which the subtraction takes as it comes).
  */
 
 ngx_atomic_uint_t
 ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
     ngx_atomic_uint_t *reasons)
 {
-    ngx_uint_t             i, r, n, found;
-    ngx_atomic_uint_t      now, stamp, total;
-    ngx_atomic_uint_t      base[NGX_HTTP_TW_NREASONS];
-    ngx_http_tw_sample_t  *t;
+    ngx_uint_t         i, r;
+    ngx_atomic_uint_t  total, base[NGX_HTTP_TW_NREASONS];
 
-    now = ngx_http_tw_ring_now();
-    found = 0;
+    ngx_memzero(reasons, NGX_HTTP_TW_NREASONS * sizeof(ngx_atomic_uint_t));
 
-    for (n = 0; n < 3 && !found; n++) {
-        i = ngx_http_tw_ring_base(&sh->ring[0].stamp,
-                                  sizeof(ngx_http_tw_sample_t), now, &stamp);
-
-        if (i == NGX_HTTP_TW_RING) {
-            break;
-        }
-
-        t = &sh->ring[i];
-        ngx_memory_barrier();
-
-        for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-            base[r] = t->fin[r];
-        }
-
-        ngx_memory_barrier();
-
-        found = (t->stamp == stamp);
+    if (ngx_http_tw_ring_base(&sh->ring[0].stamp,
+                              sizeof(ngx_http_tw_sample_t),
+                              NGX_HTTP_TW_NREASONS, base)
+        != NGX_OK)
+    {
+        return 0;
     }
 
     total = 0;
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
-        reasons[r] = 0;
-
-        if (!found) {
-            continue;
-        }
-
         for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
             reasons[r] += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
         }
@@ -329,32 +330,13 @@ ngx_http_tw_timewait_read(ngx_http_tw_shctx_t *sh,
 ngx_atomic_uint_t
 ngx_http_tw_timewait_server(ngx_http_tw_block_t *b)
 {
-    ngx_uint_t                    i, r, n, found;
-    ngx_atomic_uint_t             now, base, stamp, fin;
-    ngx_http_tw_server_sample_t  *st;
+    ngx_uint_t         r;
+    ngx_atomic_uint_t  fin, base;
 
-    now = ngx_http_tw_ring_now();
-    base = 0;
-    found = 0;
-
-    for (n = 0; n < 3 && !found; n++) {
-        i = ngx_http_tw_ring_base(&b->ring[0].stamp,
-                                  sizeof(ngx_http_tw_server_sample_t), now,
-                                  &stamp);
-
-        if (i == NGX_HTTP_TW_RING) {
-            break;
-        }
-
-        st = &b->ring[i];
-        ngx_memory_barrier();
-        base = st->fin;
-        ngx_memory_barrier();
-
-        found = (st->stamp == stamp);
-    }
-
-    if (!found) {
+    if (ngx_http_tw_ring_base(&b->ring[0].stamp,
+                              sizeof(ngx_http_tw_server_sample_t), 1, &base)
+        != NGX_OK)
+    {
         return 0;
     }
 
