@@ -18,7 +18,7 @@
 #define NGX_HTTP_TW_SCHEMA        1
 
 /* bumped whenever the zone layout changes */
-#define NGX_HTTP_TW_MAGIC         0x7477000a
+#define NGX_HTTP_TW_MAGIC         0x7477000b
 
 /*
  * Each worker adds to its own block of counters, so that workers do not
@@ -204,6 +204,8 @@ typedef struct {
 
     ngx_http_tw_sample_t        ring[NGX_HTTP_TW_RING];
     ngx_atomic_t                sampled;     /* the last second sampled */
+    ngx_atomic_t                nslots;      /* slots counted in: those
+                                                after have counted none */
 
     /* tw_key: the index, how many values it holds, and the rest */
     ngx_http_tw_key_t *volatile keys[NGX_HTTP_TW_KEY_BUCKETS];

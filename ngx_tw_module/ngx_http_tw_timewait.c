@@ -93,7 +93,7 @@ ngx_atomic_uint_t  ngx_http_tw_second;
 void
 ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
 {
-    ngx_uint_t             i, r;
+    ngx_uint_t             i, r, n;
     ngx_atomic_uint_t      now, old, fin;
     ngx_http_tw_block_t   *b;
     ngx_http_tw_sample_t  *t;
@@ -117,10 +117,18 @@ ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
     t->stamp = 0;
     ngx_memory_barrier();
 
+    /*
+     * the slots in use, 2 with 2 workers, not all 32: a process adds its
+     * slot before it counts, and any close it counts after this read is
+     * one of this second, which waits for this sample
+     */
+
+    n = sh->nslots;
+
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         fin = 0;
 
-        for (i = 0; i < NGX_HTTP_TW_SLOTS; i++) {
+        for (i = 0; i < n; i++) {
             fin += sh->slots[i].counters.closes[r][NGX_HTTP_TW_SERVER];
         }
 

@@ -264,12 +264,28 @@ ngx_http_tw_zone_block(ngx_slab_pool_t *shpool, ngx_http_tw_shctx_t *sh,
 void
 ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
 {
-    ngx_uint_t           n, home;
+    ngx_uint_t           n, home, slot;
     ngx_http_tw_proc_t  *e;
 
+    slot = ngx_worker % NGX_HTTP_TW_SLOTS;
+
     ngx_http_tw_sh = twmcf->sh;
-    ngx_http_tw_counters =
-                  &twmcf->sh->slots[ngx_worker % NGX_HTTP_TW_SLOTS].counters;
+    ngx_http_tw_counters = &twmcf->sh->slots[slot].counters;
+
+    /*
+     * the TIME_WAIT samples sum the slots up to the last in use only:
+     * the slot is in before this process counts into it
+     */
+
+    for ( ;; ) {
+        n = twmcf->sh->nslots;
+
+        if (n > slot
+            || ngx_atomic_cmp_set(&twmcf->sh->nslots, n, slot + 1))
+        {
+            break;
+        }
+    }
 
     /* a worker started in place of one that died: its connections */
 

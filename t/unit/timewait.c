@@ -373,6 +373,7 @@ sample_tests(void)
     }
 
     sh->blocks = b;
+    sh->nslots = NGX_HTTP_TW_SLOTS;
     start = 5000000;
     ngx_http_tw_second = 0;
 
@@ -550,6 +551,37 @@ sample_tests(void)
     ok(ngx_http_tw_ring_age(54 + 65, 54)
        == NGX_HTTP_TW_RING_PERIOD - 65,
        "sample: more than 64 seconds ahead, from before a wrap");
+
+    /*
+     * the samples sum the slots in use: two workers, then a third that
+     * adds its slot before its first close
+     */
+
+    ngx_memzero(sh, sizeof(ngx_http_tw_shctx_t));
+    sh->nslots = 2;
+    ngx_http_tw_second = 0;
+
+    ngx_current_msec = start + 600 * 1000;
+    close_by_nginx(sh, NULL, 0, 1, 3);
+    close_by_nginx(sh, NULL, 1, 1, 4);
+
+    ngx_current_msec = start + 601 * 1000;
+    sh->nslots = 3;
+    close_by_nginx(sh, NULL, 2, 1, 5);
+    close_by_nginx(sh, NULL, 1, 1, 6);
+
+    n = ngx_http_tw_timewait_read(sh, reasons);
+
+    ngx_current_msec = start + 660 * 1000;
+    got = ngx_http_tw_timewait_read(sh, reasons);
+
+    ngx_current_msec = start + 661 * 1000;
+    close_by_nginx(sh, NULL, 2, 1, 1);
+    want = ngx_http_tw_timewait_read(sh, reasons);
+
+    ok(n == 18 && got == 11 && want == 1,
+       "sample: the slots in use, a worker added (%uA, %uA, %uA)",
+       n, got, want);
 
     free(nb);
     free(b);
