@@ -836,12 +836,16 @@ ngx_http_tw_tcp_port(ngx_http_conf_port_t *port)
 static ngx_int_t
 ngx_http_tw_init_module(ngx_cycle_t *cycle)
 {
+    ngx_core_conf_t          *ccf;
     ngx_http_tw_main_conf_t  *twmcf;
 
     twmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_tw_module);
 
     if (twmcf != NULL && twmcf->sh != NULL) {
-        ngx_http_tw_zone_init_module(twmcf);
+        ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                               ngx_core_module);
+
+        ngx_http_tw_zone_init_module(twmcf, ccf->worker_processes);
     }
 
     return NGX_OK;

@@ -204,8 +204,9 @@ typedef struct {
 
     ngx_http_tw_sample_t        ring[NGX_HTTP_TW_RING];
     ngx_atomic_t                sampled;     /* the last second sampled */
-    ngx_atomic_t                nslots;      /* slots counted in: those
-                                                after have counted none */
+    ngx_atomic_t                nslots;      /* the slots that may have
+                                                counted: those at or
+                                                above it never have */
 
     /* tw_key: the index, how many values it holds, and the rest */
     ngx_http_tw_key_t *volatile keys[NGX_HTTP_TW_KEY_BUCKETS];
@@ -319,7 +320,9 @@ typedef struct {
 /* ngx_http_tw_zone.c */
 ngx_int_t ngx_http_tw_zone_add(ngx_conf_t *cf,
     ngx_http_tw_main_conf_t *twmcf);
-void ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf);
+void ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t workers);
+void ngx_http_tw_zone_slots(ngx_http_tw_shctx_t *sh, ngx_uint_t n);
 void ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf);
 void ngx_http_tw_zone_exit_process(void);
 void ngx_http_tw_zone_reap(ngx_http_tw_shctx_t *sh);

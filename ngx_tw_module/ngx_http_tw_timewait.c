@@ -118,12 +118,15 @@ ngx_http_tw_timewait_sample(ngx_http_tw_shctx_t *sh)
     ngx_memory_barrier();
 
     /*
-     * the slots in use, 2 with 2 workers, not all 32: a process adds its
-     * slot before it counts, and any close it counts after this read is
-     * one of this second, which waits for this sample
+     * the slots that may have counted (2 with 2 workers), not all 32: a
+     * process adds its slot before it counts, so a slot added after this
+     * read has no close by nginx from before this second, whose first
+     * closes wait for this sample (all but those of a worker whose
+     * clock is behind, or whose wait ran out: counted as a sample
+     * goes on, they may or may not be in it)
      */
 
-    n = sh->nslots;
+    n = ngx_min(sh->nslots, NGX_HTTP_TW_SLOTS);
 
     for (r = 0; r < NGX_HTTP_TW_NREASONS; r++) {
         fin = 0;

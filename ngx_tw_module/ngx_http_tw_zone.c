@@ -146,13 +146,40 @@ ngx_http_tw_init_zone(ngx_shm_zone_t *shm_zone, void *data)
  */
 
 void
-ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf)
+ngx_http_tw_zone_init_module(ngx_http_tw_main_conf_t *twmcf,
+    ngx_uint_t workers)
 {
     if (twmcf->reused) {
         (void) ngx_atomic_fetch_add(&twmcf->sh->generation, 1);
     }
 
+    /* the slots of the workers about to start, before any counts */
+
+    ngx_http_tw_zone_slots(twmcf->sh, ngx_min(workers, NGX_HTTP_TW_SLOTS));
+
     ngx_http_tw_zone_servers(twmcf->shm_zone, twmcf);
+}
+
+
+/*
+ * The worker slots that may have counted: at least "n" from now on.  The
+ * TIME_WAIT samples add up those only (ngx_http_tw_timewait_sample()).
+ * Never lowered: the slots of the workers of an earlier configuration
+ * keep their counts.
+ */
+
+void
+ngx_http_tw_zone_slots(ngx_http_tw_shctx_t *sh, ngx_uint_t n)
+{
+    ngx_atomic_uint_t  old;
+
+    for ( ;; ) {
+        old = sh->nslots;
+
+        if (old >= n || ngx_atomic_cmp_set(&sh->nslots, old, n)) {
+            return;
+        }
+    }
 }
 
 
@@ -273,19 +300,11 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
     ngx_http_tw_counters = &twmcf->sh->slots[slot].counters;
 
     /*
-     * the TIME_WAIT samples sum the slots up to the last in use only:
-     * the slot is in before this process counts into it
+     * the master counted the configuration's workers in; this is the
+     * slot of a worker started by an nginx without atomic operations
      */
 
-    for ( ;; ) {
-        n = twmcf->sh->nslots;
-
-        if (n > slot
-            || ngx_atomic_cmp_set(&twmcf->sh->nslots, n, slot + 1))
-        {
-            break;
-        }
-    }
+    ngx_http_tw_zone_slots(twmcf->sh, slot + 1);
 
     /* a worker started in place of one that died: its connections */
 
@@ -296,7 +315,7 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
      * started together do not add to one line at every accept and close
      */
 
-    home = (ngx_worker % NGX_HTTP_TW_SLOTS) * NGX_HTTP_TW_PROCS_LINE;
+    home = slot * NGX_HTTP_TW_PROCS_LINE;
 
     for (n = 0; n < NGX_HTTP_TW_PROCS; n++) {
         e = &twmcf->sh->procs[(home + n) % NGX_HTTP_TW_PROCS];

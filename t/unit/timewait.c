@@ -372,9 +372,49 @@ sample_tests(void)
         return;
     }
 
-    sh->blocks = b;
-    sh->nslots = NGX_HTTP_TW_SLOTS;
     start = 5000000;
+
+    /*
+     * first, before any sample with all 32 slots: the samples add up
+     * the slots that may have counted, two workers', then a third
+     * worker's, counted in before its first close
+     */
+
+    ngx_http_tw_zone_slots(sh, 2);
+    ngx_http_tw_second = 0;
+
+    ngx_current_msec = start;
+    close_by_nginx(sh, NULL, 0, 1, 3);
+    close_by_nginx(sh, NULL, 1, 1, 4);
+
+    ngx_current_msec = start + 1000;
+    ngx_http_tw_zone_slots(sh, 3);
+    close_by_nginx(sh, NULL, 2, 1, 5);
+    close_by_nginx(sh, NULL, 1, 1, 6);
+    t = &sh->ring[ngx_http_tw_ring_now() % NGX_HTTP_TW_RING];
+    want = t->fin[1];
+    n = ngx_http_tw_timewait_read(sh, reasons);
+
+    ngx_current_msec = start + 61 * 1000;
+    close_by_nginx(sh, NULL, 2, 1, 1);
+    t = &sh->ring[ngx_http_tw_ring_now() % NGX_HTTP_TW_RING];
+    wantb = t->fin[1];
+    got = ngx_http_tw_timewait_read(sh, reasons);
+
+    ok(want == 7 && wantb == 18 && n == 18 && got == 1,
+       "sample: the slots that may have counted, a worker added (samples"
+       " %uA, %uA; estimates %uA, %uA)", want, wantb, n, got);
+
+    ngx_memzero(sh, sizeof(ngx_http_tw_shctx_t));
+    ngx_http_tw_zone_slots(sh, 6);
+    ngx_http_tw_zone_slots(sh, 2);
+    n = sh->nslots;
+    ngx_http_tw_zone_slots(sh, 9);
+    ok(n == 6 && sh->nslots == 9, "sample: the slots are never fewer");
+
+    ngx_memzero(sh, sizeof(ngx_http_tw_shctx_t));
+    sh->blocks = b;
+    ngx_http_tw_zone_slots(sh, NGX_HTTP_TW_SLOTS);
     ngx_http_tw_second = 0;
 
     /* none yet: none in the window, whatever the other closers did */
@@ -551,37 +591,6 @@ sample_tests(void)
     ok(ngx_http_tw_ring_age(54 + 65, 54)
        == NGX_HTTP_TW_RING_PERIOD - 65,
        "sample: more than 64 seconds ahead, from before a wrap");
-
-    /*
-     * the samples sum the slots in use: two workers, then a third that
-     * adds its slot before its first close
-     */
-
-    ngx_memzero(sh, sizeof(ngx_http_tw_shctx_t));
-    sh->nslots = 2;
-    ngx_http_tw_second = 0;
-
-    ngx_current_msec = start + 600 * 1000;
-    close_by_nginx(sh, NULL, 0, 1, 3);
-    close_by_nginx(sh, NULL, 1, 1, 4);
-
-    ngx_current_msec = start + 601 * 1000;
-    sh->nslots = 3;
-    close_by_nginx(sh, NULL, 2, 1, 5);
-    close_by_nginx(sh, NULL, 1, 1, 6);
-
-    n = ngx_http_tw_timewait_read(sh, reasons);
-
-    ngx_current_msec = start + 660 * 1000;
-    got = ngx_http_tw_timewait_read(sh, reasons);
-
-    ngx_current_msec = start + 661 * 1000;
-    close_by_nginx(sh, NULL, 2, 1, 1);
-    want = ngx_http_tw_timewait_read(sh, reasons);
-
-    ok(n == 18 && got == 11 && want == 1,
-       "sample: the slots in use, a worker added (%uA, %uA, %uA)",
-       n, got, want);
 
     free(nb);
     free(b);
