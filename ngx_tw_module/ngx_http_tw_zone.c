@@ -300,8 +300,10 @@ ngx_http_tw_zone_init_process(ngx_http_tw_main_conf_t *twmcf)
     ngx_http_tw_counters = &twmcf->sh->slots[slot].counters;
 
     /*
-     * the master counted the configuration's workers in; this is the
-     * slot of a worker started by an nginx without atomic operations
+     * the master counted the slots of the configuration's workers in
+     * before it started them (workers starting together could not, in
+     * an nginx without atomic operations); this one's again, so that
+     * no process counts in a slot the samples leave out
      */
 
     ngx_http_tw_zone_slots(twmcf->sh, slot + 1);
