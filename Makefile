@@ -14,9 +14,11 @@
 #   make test-asan      the suite against nginx and the module built with
 #                       AddressSanitizer and UndefinedBehaviorSanitizer
 #   make test-valgrind  the suite with every nginx process under memcheck
+#   make test-newer     the suite against Debian 13's nginx (1.26), built
+#                       with the module from its source package
 #
-# TW_TEST_LONG=1 make test also runs test-asan and test-valgrind (.ci/run
-# sets it).
+# TW_TEST_LONG=1 make test also runs test-asan, test-valgrind and
+# test-newer (.ci/run sets it).
 #
 # NGINX_SRC=/path builds against another nginx tree (a release tarball or
 # a git checkout, 1.22 or newer); by default Debian's source package is
@@ -37,6 +39,7 @@ DYNAMIC      := $(BUILD)/dynamic
 UNIT         := $(BUILD)/unit
 ASAN         := $(BUILD)/asan
 MINIMAL      := $(BUILD)/minimal
+NEWER        := $(BUILD)/newer
 BENCH_PLAIN  := $(BUILD)/bench-plain
 BENCH_MODULE := $(BUILD)/bench-module
 RUNDIR       := $(BUILD)/run
@@ -58,7 +61,8 @@ CONFIGURE     = $(if $(wildcard $(NGINX_SRC)/configure),./configure,\
 PROVE_JOBS   ?= $(JOBS)
 
 .PHONY: all build vanilla dynamic minimal unit run test test-dynamic demo \
-        bench bench-builds asan test-asan test-valgrind clean FORCE
+        bench bench-builds asan test-asan test-valgrind test-newer clean \
+        FORCE
 
 all: build
 
@@ -139,14 +143,23 @@ ASAN_CC_OPT  := -O1 -g -fno-omit-frame-pointer \
                 -DNGX_DEBUG_PALLOC=1
 
 $(ASAN)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/asan.id \
-                  $(TOP)/config
+                  $(TOP)/config $(BUILD)/ubsan-options.o
 	@util/deps.sh build
 	cd $(NGINX_SRC) && $(CONFIGURE) --builddir=$(ASAN) \
 	    --prefix=$(RUNDIR) $(NGX_FLAGS) \
 	    --with-cc-opt="$(ASAN_CC_OPT)" \
-	    --with-ld-opt="-fsanitize=address,undefined" \
+	    --with-ld-opt="-fsanitize=address,undefined \
+	                   $(BUILD)/ubsan-options.o" \
 	    --add-module=$(TOP) > $(BUILD)/asan.configure.log \
 	    || { tail -n 20 $(BUILD)/asan.configure.log; exit 1; }
+
+# UBSan's options, built in: it reads UBSAN_OPTIONS only at its first
+# report, when nginx's process title has overwritten the environment
+
+$(BUILD)/ubsan-options.o: $(TOP)/t/lib/ubsan-options.c
+	@mkdir -p $(@D)
+	$(CC) -c -O -W -Wall -Werror \
+	    -DNGX_TW_UBSAN_SUPP='"$(TOP)/t/ubsan.supp"' -o $@ $<
 
 asan: $(ASAN)/Makefile
 	$(MAKE) -s -C $(NGINX_SRC) -f $(ASAN)/Makefile -j$(JOBS) $(ASAN)/nginx
@@ -281,7 +294,7 @@ test: build dynamic minimal unit
 	@util/deps.sh test
 	util/prove plain -j$(PROVE_JOBS) t/
 ifneq ($(TW_TEST_LONG),)
-	$(MAKE) test-asan test-valgrind
+	$(MAKE) test-asan test-valgrind test-newer
 endif
 
 test-dynamic: dynamic
@@ -290,7 +303,8 @@ test-dynamic: dynamic
 	    util/prove dynamic -j$(PROVE_JOBS) t/
 
 # leaks are not checked: nginx leaves its pools to the exit on purpose;
-# t/ubsan.supp lists what nginx 1.22 itself reports (see there)
+# t/ubsan.supp lists what nginx itself reports (see there), and the ASan
+# build has it built in (t/lib/ubsan-options.c)
 
 test-asan: asan dynamic minimal unit
 	@util/deps.sh test
@@ -302,8 +316,26 @@ test-valgrind: build dynamic minimal unit
 	@util/deps.sh test valgrind
 	TEST_NGINX_VALGRIND=1 util/prove valgrind t/
 
+# a second nginx release: Debian 13's, from its source package (apt lists
+# of its own, the machine's sources left alone), built with the module
+# into build/newer/static/nginx; the tests of what nginx 1.22 lacks run
+# where it has it.  The unit tests, the minimal build and the dynamic
+# module stay those of the main build.
+
+NEWER_RELEASE ?= trixie
+
+test-newer: dynamic minimal unit
+	@util/deps.sh build test
+	NGINX_DEBIAN_RELEASE=$(NEWER_RELEASE) \
+	    util/nginx-src.sh $(NEWER)/nginx-src-$(NEWER_RELEASE)
+	$(MAKE) BUILD=$(NEWER) \
+	    NGINX_SRC=$(NEWER)/nginx-src-$(NEWER_RELEASE) build
+	TEST_NGINX_BINARY=$(NEWER)/static/nginx \
+	    util/prove newer -j$(PROVE_JOBS) t/
+
 clean:
 	rm -rf $(STATIC) $(VANILLA) $(DYNAMIC) $(MINIMAL) $(UNIT) $(ASAN) \
-	    $(BENCH_PLAIN) $(BENCH_MODULE) $(BUILD)/*.id $(BUILD)/*.log
+	    $(BENCH_PLAIN) $(BENCH_MODULE) $(NEWER) $(BUILD)/*.id \
+	    $(BUILD)/*.log
 
 FORCE:

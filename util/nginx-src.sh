@@ -8,6 +8,10 @@
 # already uses; as root this script adds one, otherwise it prints how
 # (--check only does that).  The bookworm release is asked for by name:
 # the security revision's source files are not always on the archive.
+#
+# NGINX_DEBIAN_RELEASE=trixie (another Debian release than the machine's)
+# fetches that release's nginx with apt lists of its own, in DIR.apt:
+# the machine's sources stay as they are, and root is not needed.
 
 set -e
 
@@ -38,7 +42,39 @@ add_src() {
     fi
 }
 
-if ! have_src; then
+# another release than the machine's: apt's options for lists of our own,
+# with a deb-src entry for it on the machine's Debian mirror
+
+codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null)
+apt_opts=""
+
+if [ "$release" != "${codename:-bookworm}" ] \
+   && [ "$dest" != --check ]
+then
+    mirror=$(sed -n 's,^URIs: *\(http[^ ]*/debian\)/*$,\1,p' \
+                 $sources 2>/dev/null | head -n 1)
+    [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {
+            for (i = 2; i <= NF; i++)
+                if ($i ~ /^http.*\/debian\/?$/) { sub(/\/$/, "", $i);
+                                                   print $i; exit } }' \
+            $list 2>/dev/null)
+    [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+
+    apt="$dest.apt"
+    rm -rf "$apt"
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+         "$mirror $release main" > "$apt/sources.list"
+
+    apt_opts="-o Dir::Etc::SourceList=$apt/sources.list
+              -o Dir::Etc::SourceParts=$apt/none
+              -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache
+              -o APT::Sandbox::User=$(id -un)"
+
+    echo "nginx/$release: apt's lists of $mirror $release, in $apt"
+    apt-get -q $apt_opts update >/dev/null || apt-get $apt_opts update
+
+elif ! have_src; then
     if [ "$(id -u)" != 0 ]; then
         {
             echo "nginx's source comes from Debian's source package, and" \
@@ -76,7 +112,8 @@ tmp="$dest.download"
 rm -rf "$tmp"
 mkdir -p "$tmp"
 
-(cd "$tmp" && apt-get source -q "nginx/$release" 2>&1 | tail -n 3)
+(cd "$tmp" && apt-get source -q $apt_opts "nginx/$release" 2>&1 \
+     | tail -n 3)
 
 src=$(ls -d "$tmp"/nginx-[0-9]*/ 2>/dev/null | head -n 1)
 
@@ -88,6 +125,7 @@ fi
 rm -rf "$dest"
 mv "$src" "$dest"
 rm -rf "$tmp"
+[ -z "$apt_opts" ] || rm -rf "$apt"
 
 echo "nginx source: $dest ($(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
     "$dest/src/core/nginx.h"))"
