@@ -43,36 +43,54 @@ add_src() {
 }
 
 # another release than the machine's: apt's options for lists of our own,
-# with a deb-src entry for it on the machine's Debian mirror
+# with a deb-src entry for it on the machine's Debian mirror, or on
+# deb.debian.org when that mirror does not have it
 
 codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null)
 apt_opts=""
 
-if [ "$release" != "${codename:-bookworm}" ] \
-   && [ "$dest" != --check ]
-then
-    mirror=$(sed -n 's,^URIs: *\(http[^ ]*/debian\)/*$,\1,p' \
-                 $sources 2>/dev/null | head -n 1)
-    [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {
-            for (i = 2; i <= NF; i++)
-                if ($i ~ /^http.*\/debian\/?$/) { sub(/\/$/, "", $i);
-                                                   print $i; exit } }' \
-            $list 2>/dev/null)
-    [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+# its lists for "release" from mirror $1, in $apt: fails without them
+# (apt-get update only warns of a mirror it cannot reach)
+
+private_lists() {
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+         "$1 $release main" > "$apt/sources.list"
+    echo "nginx/$release: apt's lists of $1 $release, in $apt"
+    apt-get -q $apt_opts update >"$apt/update.log" 2>&1 || true
+    ls "$apt/lists/" | grep -q '_Sources' && return 0
+    tail -n 3 "$apt/update.log" >&2
+    return 1
+}
+
+if [ "$release" != "${codename:-bookworm}" ]; then
+
+    # nothing to add to the machine's sources, nor to do as root
+    [ "$dest" = --check ] && exit 0
+
+    mirror=$(sed -n 's,^URIs:[[:space:]]*\(http[^[:space:]]*/debian\)/*$,\1,p' \
+                 $sources 2>/dev/null | head -n 1) || true
+    [ -n "$mirror" ] || [ ! -f $list ] \
+        || mirror=$(awk '$1 == "deb" {
+               for (i = 2; i <= NF; i++)
+                   if ($i ~ /^http.*\/debian\/?$/) { sub(/\/$/, "", $i);
+                                                      print $i; exit } }' \
+               $list 2>/dev/null) || true
 
     apt="$dest.apt"
     rm -rf "$apt"
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
-         "$mirror $release main" > "$apt/sources.list"
+
+    # absolute: apt takes a relative path as one in /etc/apt or below
+    apt=$(cd "$apt" && pwd)
 
     apt_opts="-o Dir::Etc::SourceList=$apt/sources.list
               -o Dir::Etc::SourceParts=$apt/none
               -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache
               -o APT::Sandbox::User=$(id -un)"
 
-    echo "nginx/$release: apt's lists of $mirror $release, in $apt"
-    apt-get -q $apt_opts update >/dev/null || apt-get $apt_opts update
+    if [ -z "$mirror" ] || ! private_lists "$mirror"; then
+        private_lists http://deb.debian.org/debian
+    fi
 
 elif ! have_src; then
     if [ "$(id -u)" != 0 ]; then
