@@ -154,9 +154,10 @@ $(ASAN)/Makefile: $(NGINX_SRC)/src/core/nginx.h $(BUILD)/asan.id \
 	    || { tail -n 20 $(BUILD)/asan.configure.log; exit 1; }
 
 # UBSan's options, built in: it reads UBSAN_OPTIONS only at its first
-# report, when nginx's process title has overwritten the environment
+# report, when nginx's process title has overwritten the environment (the
+# path of t/ubsan.supp in it: made again when the tree moves, as asan.id)
 
-$(BUILD)/ubsan-options.o: $(TOP)/t/lib/ubsan-options.c
+$(BUILD)/ubsan-options.o: $(TOP)/t/lib/ubsan-options.c $(BUILD)/asan.id
 	@mkdir -p $(@D)
 	$(CC) -c -O -W -Wall -Werror \
 	    -DNGX_TW_UBSAN_SUPP='"$(TOP)/t/ubsan.supp"' -o $@ $<
