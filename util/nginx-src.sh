@@ -89,7 +89,12 @@ if [ "$release" != "${codename:-bookworm}" ]; then
               -o APT::Sandbox::User=$(id -un)"
 
     if [ -z "$mirror" ] || ! private_lists "$mirror"; then
-        private_lists http://deb.debian.org/debian
+        private_lists http://deb.debian.org/debian || {
+            echo "no apt lists of Debian $release: nginx/$release cannot" \
+                 "be fetched; build against another nginx tree:" \
+                 "NGINX_SRC=/path/to/nginx" >&2
+            exit 1
+        }
     fi
 
 elif ! have_src; then
