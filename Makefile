@@ -30,8 +30,15 @@ BUILD        := $(TOP)/build
 JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 PORT         ?= 8080
 
+# configure runs in the nginx tree: paths given relative to this one are
+# made absolute first
+
+override BUILD := $(abspath $(BUILD))
+
 ifeq ($(strip $(NGINX_SRC)),)
 override NGINX_SRC := $(BUILD)/nginx-src
+else
+override NGINX_SRC := $(abspath $(NGINX_SRC))
 endif
 STATIC       := $(BUILD)/static
 VANILLA      := $(BUILD)/vanilla
