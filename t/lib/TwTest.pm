@@ -51,17 +51,20 @@ my @PORT_NAMES = ('PORT', (map { "PORT_$_" } 1 .. 9), 'PORT_STATUS');
 # Live objects, so that nginx is stopped even when a test file dies.
 my %LIVE;
 
-# ... or is interrupted (Ctrl-C on prove, a CI's timeout): a signal that
-# kills perl runs no END block, and nginx, a daemon in a session of its
-# own, would outlive the test.  The test process exits instead, which
+# ... or is interrupted (Ctrl-C on prove, a CI's timeout), or loses the
+# reader of its output (prove gone after a bail-out, "| head"): a signal
+# that kills perl runs no END block, and nginx, a daemon in a session of
+# its own, would outlive the test.  The test process exits instead, which
 # stops its nginx; a child it forked (a backend, a client) just goes.
+# After SIGPIPE, what is still written on the way out fails quietly.
 my $MAIN_PID = $$;
 
-for my $sig (qw(INT TERM HUP)) {
+for my $sig (qw(INT TERM HUP PIPE)) {
     next if defined $SIG{$sig} && $SIG{$sig} ne '' && $SIG{$sig} ne 'DEFAULT';
     my $code = 128 + POSIX->can("SIG$sig")->();
     $SIG{$sig} = sub {
         POSIX::_exit($code) if $$ != $MAIN_PID;
+        $SIG{PIPE} = 'IGNORE';
         exit $code;
     };
 }
