@@ -140,6 +140,30 @@ mkdir -p "$tmp"
 
 src=$(ls -d "$tmp"/nginx-[0-9]*/ 2>/dev/null | head -n 1)
 
+# a mirror may list a Debian revision whose .dsc and .debian.tar.xz it
+# does not hold yet (or no longer), while the upstream tarball, shared by
+# every revision, is there: that tarball is then unpacked, once its
+# SHA256 matches the one in the release's signed lists, without Debian's
+# patches
+
+if [ -z "$src" ]; then
+    # (in an empty directory: apt leaves out the files already in one)
+    mkdir "$tmp/.uris"
+    set -- $(cd "$tmp/.uris" && apt-get source -q --print-uris $apt_opts \
+                 "nginx/$release" 2>/dev/null \
+             | sed -n "s/^'[^']*' \(nginx_[^ ]*\.orig\.tar\.[a-z0-9]*\)"\
+"  *[0-9]*  *SHA256:\([0-9a-f]*\)\$/\1 \2/p" | head -n 1)
+
+    if [ -n "$1" ] && [ -f "$tmp/$1" ] \
+       && echo "$2  $tmp/$1" | sha256sum -c --status -
+    then
+        echo "nginx/$release: Debian's revision files are missing on the" \
+             "mirror; unpacking its upstream tarball $1 (SHA256 checked)"
+        tar -C "$tmp" -xf "$tmp/$1"
+        src=$(ls -d "$tmp"/nginx-[0-9]*/ 2>/dev/null | head -n 1)
+    fi
+fi
+
 if [ -z "$src" ] || [ ! -f "$src/src/core/nginx.h" ]; then
     echo "apt-get source nginx/$release gave no source tree" >&2
     exit 1
